@@ -24,7 +24,8 @@ CACHE="${EDGERELAY_CACHE:-$ROOT/.cache}"
 COLLECTIONS_DIR="$ROOT/.collections"
 # The ansible wheel that bundles community.docker and ansible.posix (matches ansible-core 2.19).
 ANSIBLE_BUNDLE_VERSION="${ANSIBLE_BUNDLE_VERSION:-12.3.0}"
-BUNDLED_COLLECTIONS="community/docker ansible/posix"
+# community.docker needs community.library_inventory_filtering_v1 for its inventory plugins.
+BUNDLED_COLLECTIONS="community/docker community/library_inventory_filtering_v1 ansible/posix"
 BASE_IMAGE="${BASE_IMAGE:-edgerelay/debian12-systemd:latest}"
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 export DEBIAN_FRONTEND=noninteractive
@@ -119,7 +120,8 @@ link_collection() {
 }
 
 step_collections() {
-  local stamp="$COLLECTIONS_DIR/.bundle-$ANSIBLE_BUNDLE_VERSION"
+  local stamp
+  stamp="$COLLECTIONS_DIR/.bundle-$ANSIBLE_BUNDLE_VERSION-$(echo "$BUNDLED_COLLECTIONS" | sha256sum | cut -c1-12)"
   if [ -f "$stamp" ]; then
     link_collection
     echo "ansible $ANSIBLE_BUNDLE_VERSION bundle already extracted, skipped"

@@ -1,0 +1,71 @@
+# edgerelay.proxy developer targets. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VENV := $(ROOT)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
+export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
+export ANSIBLE_FORCE_COLOR ?= 0
+export PY_COLORS ?= 0
+
+# Molecule scenarios, in the order `make molecule` runs them.
+SCENARIOS ?= common default scale failover
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: bootstrap
+bootstrap: ## Install/prepare everything (idempotent, offline-capable); prints each step's duration
+	@scripts/bootstrap.sh
+
+.PHONY: test
+test: bootstrap lint unit molecule ## Lint, unit tests and every Molecule scenario
+
+.PHONY: lint
+lint: bootstrap ## yamllint, ansible-lint (production profile), ruff
+	yamllint --strict .
+	ansible-lint --profile production
+	ruff check plugins tests scripts images
+	ruff format --check plugins tests scripts images
+
+.PHONY: unit
+unit: bootstrap ## Unit and property tests of the plugins (pytest + hypothesis)
+	pytest tests/unit
+
+.PHONY: molecule
+molecule: bootstrap ## Every Molecule scenario (converge, idempotence, verify on real containers)
+	@for s in $(SCENARIOS); do \
+	  echo "=== molecule test -s $$s ==="; \
+	  start=$$(date +%s); \
+	  molecule test -s $$s || exit 1; \
+	  echo "=== molecule $$s passed in $$(( $$(date +%s) - start ))s ==="; \
+	done
+
+.PHONY: lab
+lab: bootstrap ## Bring up the local lab (systemd host in Docker), deploy, verify, print the link
+	ansible-playbook -i lab/inventory.yml lab/up.yml
+	@echo
+	@echo "Lab is up. Link and stats URL are printed above (task 'Print the client links')."
+	@echo "  re-deploy:  ansible-playbook -i lab/inventory.yml playbooks/deploy.yml [--tags scale|config|verify]"
+	@echo "  shell:      docker exec -it edgerelay-lab bash"
+	@echo "  tear down:  make lab-down"
+
+.PHONY: lab-down
+lab-down: ## Remove the lab host container, its Docker volume and network
+	-docker rm -f edgerelay-lab
+	-docker volume rm edgerelay-lab-docker
+	-docker network rm edgerelay-lab
+
+.PHONY: build
+build: bootstrap ## Build the collection tarball (ansible-galaxy collection build)
+	ansible-galaxy collection build --force --output-path $(ROOT)/.cache/dist $(ROOT)
+
+.PHONY: clean
+clean: lab-down ## Remove lab, molecule leftovers, caches and the venv (keeps Docker images)
+	-for s in $(SCENARIOS); do molecule destroy -s $$s >/dev/null 2>&1 || true; done
+	rm -rf .venv .collections .cache .pytest_cache .ruff_cache .hypothesis lab/.state
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
