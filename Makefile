@@ -29,8 +29,8 @@ test: bootstrap lint unit molecule ## Lint, unit tests and every Molecule scenar
 lint: bootstrap ## yamllint, ansible-lint (production profile), ruff
 	yamllint --strict .
 	ansible-lint --profile production
-	ruff check plugins tests scripts images
-	ruff format --check plugins tests scripts images
+	ruff check plugins tests scripts images molecule
+	ruff format --check plugins tests scripts images molecule
 
 .PHONY: unit
 unit: bootstrap ## Unit and property tests of the plugins (pytest + hypothesis)

@@ -144,18 +144,32 @@ step_collections() {
   echo "extracted $BUNDLED_COLLECTIONS from $(basename "$wheel")"
 }
 
+# recipe_hash DIR [FILE ...]: hash of an image recipe (its build context). Images carry it as
+# the label edgerelay.recipe, so a cached image is reused until its recipe changes.
+recipe_hash() {
+  local dir="$1"
+  shift
+  (cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum; [ "$#" -eq 0 ] || sha256sum "$@") |
+    sha256sum | cut -c1-16
+}
+
+image_recipe() { docker image inspect -f '{{ index .Config.Labels "edgerelay.recipe" }}' "$1" 2>/dev/null || true; }
+
 registry_reachable() {
   # A registry counts as reachable only when the base image can really be pulled.
   timeout 20 docker pull -q debian:12 >/dev/null 2>&1
 }
 
 step_base_image() {
-  if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+  local recipe
+  recipe=$(recipe_hash images/debian12-systemd)
+  if [ "$(image_recipe "$BASE_IMAGE")" = "$recipe" ]; then
     echo "$BASE_IMAGE cached, skipped"
     return
   fi
   if [ "${EDGERELAY_FORCE_DEBOOTSTRAP:-0}" != 1 ] && registry_reachable; then
-    docker build -q -t "$BASE_IMAGE" -f images/debian12-systemd/Dockerfile images/debian12-systemd >&2
+    docker build -q --label "edgerelay.recipe=$recipe" -t "$BASE_IMAGE" \
+      -f images/debian12-systemd/Dockerfile images/debian12-systemd >&2
     echo "built $BASE_IMAGE from Dockerfile (registry reachable)"
     return
   fi
@@ -170,7 +184,7 @@ step_base_image() {
   rm -rf "$rootfs"
   # docker import cannot set STOPSIGNAL: add the image metadata with a local build.
   printf 'FROM edgerelay/debian12-rootfs:latest\nENV container=docker\nSTOPSIGNAL SIGRTMIN+3\nCMD ["/lib/systemd/systemd"]\n' \
-    | docker build -q -t "$BASE_IMAGE" - >&2
+    | docker build -q --label "edgerelay.recipe=$recipe" -t "$BASE_IMAGE" - >&2
   docker rmi edgerelay/debian12-rootfs:latest >/dev/null
   echo "built $BASE_IMAGE with debootstrap + docker import (no registry)"
 }
@@ -189,53 +203,52 @@ fetch_sdist() {
   fi
 }
 
-# build_lab_image TAG DIR [EXTRA_FILE ...]: builds TAG from DIR (plus extra files) unless cached.
-build_lab_image() {
-  local tag="$1" dir="$2" ctx
+# lab_image TAG DIR [EXTRA_FILE ...]: builds TAG from DIR (plus extra files) unless an image
+# built from the same recipe (and the same base image) exists. Prints "built" or "cached".
+lab_image() {
+  local tag="$1" dir="$2" ctx recipe
   shift 2
+  recipe="$(recipe_hash "$dir" "$@")-$(image_recipe "$BASE_IMAGE")"
+  if [ "$(image_recipe "$tag")" = "$recipe" ]; then
+    echo cached
+    return
+  fi
   ctx="$CACHE/build/$(basename "$dir")"
   rm -rf "$ctx"
   mkdir -p "$ctx"
   cp -r "$dir"/. "$ctx"/
   [ "$#" -eq 0 ] || cp "$@" "$ctx"/
-  docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$tag" "$ctx" >&2
+  docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" --label "edgerelay.recipe=$recipe" -t "$tag" "$ctx" >&2
   rm -rf "$ctx"
+  echo built
 }
 
 # save_image TAG FILE: keeps FILE (a docker save archive) in step with the image.
+# Prints "saved" or "current".
 save_image() {
   local tag="$1" file="$2" id
   id=$(docker image inspect -f '{{.Id}}' "$tag")
   if [ -f "$file" ] && [ "$(cat "$file.id" 2>/dev/null)" = "$id" ]; then
-    return 1
+    echo current
+    return
   fi
   docker save "$tag" -o "$file.tmp"
   mv "$file.tmp" "$file"
   echo "$id" >"$file.id"
+  echo saved
 }
 
 step_lab_images() {
-  local built=() cached=() saved=()
+  local mtproxy peer saved=() name
   mkdir -p "$CACHE/images"
-  if docker image inspect edgerelay/mtproxy-lab:latest >/dev/null 2>&1; then
-    cached+=(mtproxy-lab)
-  else
-    fetch_sdist
-    build_lab_image edgerelay/mtproxy-lab:latest images/mtproxy-lab "$CACHE/dist/$MTPROTOPROXY_SDIST"
-    built+=(mtproxy-lab)
-  fi
-  if docker image inspect edgerelay/peer-echo:latest >/dev/null 2>&1; then
-    cached+=(peer-echo)
-  else
-    build_lab_image edgerelay/peer-echo:latest images/peer-echo
-    built+=(peer-echo)
-  fi
+  fetch_sdist
+  mtproxy=$(lab_image edgerelay/mtproxy-lab:latest images/mtproxy-lab "$CACHE/dist/$MTPROTOPROXY_SDIST")
+  peer=$(lab_image edgerelay/peer-echo:latest images/peer-echo)
   # Archives for hosts without a registry (mtproxy_image_archive).
-  local name
   for name in mtproxy-lab peer-echo; do
-    if save_image "edgerelay/$name:latest" "$CACHE/images/$name.tar"; then saved+=("$name"); fi
+    [ "$(save_image "edgerelay/$name:latest" "$CACHE/images/$name.tar")" = current ] || saved+=("$name")
   done
-  echo "built: ${built[*]:-none}; cached: ${cached[*]:-none}; archived: ${saved[*]:-none}"
+  echo "mtproxy-lab $mtproxy, peer-echo $peer; archives saved: ${saved[*]:-none (current)}"
 }
 
 ALL_STEPS="packages docker venv collections base-image lab-images"

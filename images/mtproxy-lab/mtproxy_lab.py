@@ -75,7 +75,8 @@ def load_mtprotoproxy(config_path: str):
 def patch_start_server() -> None:
     original = asyncio.start_server
 
-    def start_server(callback, *args, loop=None, **kwargs):  # noqa: ARG001 - dropped on purpose
+    # `loop` is accepted and dropped on purpose (removed from asyncio.start_server in 3.10).
+    def start_server(callback, *args, loop=None, **kwargs):
         async def logged(reader, writer):
             peer = writer.get_extra_info("peername") or ("?", "?")
             print(f"accepted peer {peer[0]} {peer[1]}", flush=True)

@@ -21,7 +21,8 @@ description:
     Docker bridge subnet, HAProxy balance algorithm) and returns the derived replica plan.
   - Runs entirely on the controller; it never connects to the target host and executes
     no module, so it is safe as the very first task of a play and in check mode.
-  - On error the task fails with C(msg) of the form C(<variable>: <message>), naming the
+  - >-
+    On error the task fails with C(msg) of the form C(<variable>: <message>), naming the
     offending variable. The value of O(mtproxy_secret) is never part of an error message.
   - This is an action plugin without a module.
 options:
@@ -75,7 +76,8 @@ attributes:
   platform:
     platforms: all
 notes:
-  - The result contains the secret (RV(server_secret), RV(client_secret)). Set
+  - >-
+    The result contains the secret (RV(server_secret), RV(client_secret)). Set
     C(no_log: true) on the task if it is registered and printed with C(-v), or when its
     result could end up in logs.
 """

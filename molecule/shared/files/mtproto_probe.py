@@ -24,7 +24,15 @@ import time
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 PROTO_TAG_SECURE = b"\xdd\xdd\xdd\xdd"
-FORBIDDEN_STARTS = {b"HEAD", b"POST", b"GET ", b"OPTI", b"\xdd" * 4, b"\xee" * 4, b"\x16\x03\x01\x02"}
+FORBIDDEN_STARTS = {
+    b"HEAD",
+    b"POST",
+    b"GET ",
+    b"OPTI",
+    b"\xdd" * 4,
+    b"\xee" * 4,
+    b"\x16\x03\x01\x02",
+}
 
 
 def client_init(dc_index: int) -> bytes:
@@ -92,7 +100,11 @@ def main() -> int:
     client.close()
     sink.close()
     print(json.dumps(result))
-    ok = result["relayed"] and result["sink_bytes"] >= 64 if args.expect == "relay" else not result["relayed"]
+    ok = (
+        result["relayed"] and result["sink_bytes"] >= 64
+        if args.expect == "relay"
+        else not result["relayed"]
+    )
     return 0 if ok else 1
 
 

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Copyright: (c) 2026, edgerelay.proxy contributors
+"""Test clients for the lab, talking to edgerelay/peer-echo backends through HAProxy.
+
+Every backend greets a connection with ``peer <ip> <port> backend <name>`` (the address
+it sees, i.e. the client's real address when TPROXY works) and then echoes lines.
+
+  loop  short connections at a steady rate; each must be greeted within --timeout.
+        Prints a JSON summary (attempts, failures, per-backend counts, peers seen).
+  hold  opens --count long-lived connections and keeps exchanging echo lines on all of
+        them every second until --stop-file appears or --duration passes. Writes its
+        state (per connection: backend, alive, time of the last good echo) to
+        --state-file once a second.
+
+Bounded in count and time; only ever connects to --target.
+"""
+
+import argparse
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+
+
+def parse_target(target: str) -> tuple[str, int]:
+    host, _, port = target.rpartition(":")
+    return host, int(port)
+
+
+def greet(sock: socket.socket) -> dict:
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = sock.recv(256)
+        if not chunk:
+            raise ConnectionError("closed before the greeting")
+        line += chunk
+    fields = line.decode().split()
+    if len(fields) != 5 or fields[0] != "peer" or fields[3] != "backend":
+        raise ConnectionError(f"unexpected greeting {line!r}")
+    return {"peer": fields[1], "backend": fields[4]}
+
+
+def run_loop(args: argparse.Namespace) -> int:
+    target = parse_target(args.target)
+    interval = 1.0 / args.rate
+    backends: Counter = Counter()
+    peers: Counter = Counter()
+    failures = []
+    started = time.monotonic()
+    for i in range(args.count):
+        due = started + i * interval
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        t0 = time.monotonic()
+        try:
+            with socket.create_connection(target, timeout=args.timeout) as sock:
+                sock.settimeout(args.timeout)
+                info = greet(sock)
+            backends[info["backend"]] += 1
+            peers[info["peer"]] += 1
+        except OSError as exc:
+            failures.append({"n": i, "at": round(t0 - started, 3), "error": str(exc)})
+    summary = {
+        "attempts": args.count,
+        "failed": len(failures),
+        "failures": failures[:20],
+        "backends": dict(backends),
+        "peers": dict(peers),
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+class Held:
+    def __init__(self, index: int, target: tuple[str, int], timeout: float):
+        self.index = index
+        self.sock = socket.create_connection(target, timeout=timeout)
+        self.sock.settimeout(timeout)
+        info = greet(self.sock)
+        self.backend = info["backend"]
+        self.peer = info["peer"]
+        self.alive = True
+        self.last_ok = time.time()
+        self.error = None
+        self.counter = 0
+
+    def echo(self) -> None:
+        if not self.alive:
+            return
+        self.counter += 1
+        line = f"ping {self.index} {self.counter}\n".encode()
+        try:
+            self.sock.sendall(line)
+            got = b""
+            while not got.endswith(b"\n"):
+                chunk = self.sock.recv(256)
+                if not chunk:
+                    raise ConnectionError("closed by the proxy")
+                got += chunk
+            if got != line:
+                raise ConnectionError(f"bad echo {got!r}")
+            self.last_ok = time.time()
+        except OSError as exc:
+            self.alive = False
+            self.error = str(exc)
+            self.sock.close()
+
+
+def run_hold(args: argparse.Namespace) -> int:
+    target = parse_target(args.target)
+    held = [Held(i, target, args.timeout) for i in range(args.count)]
+    deadline = time.monotonic() + args.duration
+
+    def write_state() -> None:
+        state = {
+            "updated": time.time(),
+            "connections": [
+                {
+                    "index": h.index,
+                    "backend": h.backend,
+                    "peer": h.peer,
+                    "alive": h.alive,
+                    "last_ok": h.last_ok,
+                    "error": h.error,
+                }
+                for h in held
+            ],
+        }
+        tmp = args.state_file + ".tmp"
+        with open(tmp, "w") as handle:
+            json.dump(state, handle)
+        os.replace(tmp, args.state_file)
+
+    while time.monotonic() < deadline and not os.path.exists(args.stop_file):
+        threads = [threading.Thread(target=h.echo) for h in held]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        write_state()
+        time.sleep(1)
+    for h in held:
+        if h.alive:
+            h.sock.close()
+    write_state()
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    loop = sub.add_parser("loop")
+    loop.add_argument("--target", required=True)
+    loop.add_argument("--count", type=int, default=500)
+    loop.add_argument("--rate", type=float, default=40.0, help="connections per second")
+    loop.add_argument("--timeout", type=float, default=5.0)
+    hold = sub.add_parser("hold")
+    hold.add_argument("--target", required=True)
+    hold.add_argument("--count", type=int, default=24)
+    hold.add_argument("--duration", type=float, default=600.0)
+    hold.add_argument("--timeout", type=float, default=5.0)
+    hold.add_argument("--state-file", required=True)
+    hold.add_argument("--stop-file", required=True)
+    args = parser.parse_args()
+    if args.count > 5000 or (args.command == "hold" and args.duration > 3600):
+        parser.error("bounded: at most 5000 connections and one hour")
+    return run_loop(args) if args.command == "loop" else run_hold(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
