@@ -9,22 +9,37 @@ with TPROXY this must be the real client address, not HAProxy's. Every further l
 received is sent back unchanged, so a client can hold a connection open and prove it
 still works.
 
+On SIGTERM (`docker stop`) it behaves like a well-mannered server: it stops listening at
+once, finishes greeting the connections it has already accepted, then exits. Sessions
+that are open at that moment end with it, as they would with any backend.
+
 Environment: PORT (default 443), BACKEND_NAME (default: the hostname).
 """
 
 import asyncio
 import os
+import signal
 import socket
 import sys
+
+# Connections accepted but not greeted yet: a graceful stop waits for them.
+pending_greetings: set[asyncio.Task] = set()
+
+
+async def greet(writer: asyncio.StreamWriter, peer_ip: str, peer_port: int) -> None:
+    name = os.environ.get("BACKEND_NAME") or socket.gethostname()
+    writer.write(f"peer {peer_ip} {peer_port} backend {name}\n".encode())
+    await writer.drain()
 
 
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     peer_ip, peer_port = writer.get_extra_info("peername")[:2]
-    name = os.environ.get("BACKEND_NAME") or socket.gethostname()
     print(f"accepted peer {peer_ip} {peer_port}", flush=True)
+    greeting = asyncio.ensure_future(greet(writer, peer_ip, peer_port))
+    pending_greetings.add(greeting)
+    greeting.add_done_callback(pending_greetings.discard)
     try:
-        writer.write(f"peer {peer_ip} {peer_port} backend {name}\n".encode())
-        await writer.drain()
+        await greeting
         while line := await reader.readline():
             writer.write(line)
             await writer.drain()
@@ -38,8 +53,13 @@ async def main() -> None:
     port = int(os.environ.get("PORT", "443"))
     server = await asyncio.start_server(handle, "0.0.0.0", port, reuse_address=True)
     print(f"peer-echo listening on 0.0.0.0:{port}", flush=True)
-    async with server:
-        await server.serve_forever()
+    stopping = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
+    await stopping.wait()
+    server.close()
+    if pending_greetings:
+        await asyncio.wait(pending_greetings, timeout=1.0)
+    print("peer-echo stopped", flush=True)
 
 
 if __name__ == "__main__":

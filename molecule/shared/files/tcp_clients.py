@@ -50,6 +50,7 @@ def run_loop(args: argparse.Namespace) -> int:
     backends: Counter = Counter()
     peers: Counter = Counter()
     failures = []
+    started_at = time.time()
     started = time.monotonic()
     for i in range(args.count):
         due = started + i * interval
@@ -72,6 +73,8 @@ def run_loop(args: argparse.Namespace) -> int:
         "backends": dict(backends),
         "peers": dict(peers),
         "seconds": round(time.monotonic() - started, 3),
+        "started_at": started_at,
+        "ended_at": time.time(),
     }
     print(json.dumps(summary))
     return 0
