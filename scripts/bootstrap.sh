@@ -11,6 +11,7 @@
 #   collections  community.docker + ansible.posix extracted from the `ansible` wheel (no Galaxy)
 #   base-image   edgerelay/debian12-systemd (Dockerfile if a registry answers, else debootstrap)
 #   lab-images   edgerelay/mtproxy-lab, edgerelay/peer-echo, built locally from the base image
+#   xray         a real Xray binary for the tests (go install of the pinned version, cached)
 #
 # Usage: scripts/bootstrap.sh [step ...]      (no argument: all steps)
 set -euo pipefail
@@ -149,7 +150,7 @@ step_collections() {
 recipe_hash() {
   local dir="$1"
   shift
-  (cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum; [ "$#" -eq 0 ] || sha256sum "$@") |
+  (cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum; [ "$#" -eq 0 ] || sha256sum "$@" | cut -d' ' -f1) |
     sha256sum | cut -c1-16
 }
 
@@ -251,7 +252,15 @@ step_lab_images() {
   echo "mtproxy-lab $mtproxy, peer-echo $peer; archives saved: ${saved[*]:-none (current)}"
 }
 
-ALL_STEPS="packages docker venv collections base-image lab-images"
+step_xray() {
+  # Real Xray for the tests, built from the pinned module version (cached in .cache/bin).
+  local out
+  out=$("$ROOT/scripts/build_xray.sh" 2>&1 >/dev/null | tail -1 || true)
+  "$ROOT/.cache/bin/xray" version >/dev/null 2>&1 || { echo "xray build failed: $out" >&2; exit 1; }
+  echo "$("$ROOT/.cache/bin/xray" version | head -1 | cut -d' ' -f1-2) in .cache/bin"
+}
+
+ALL_STEPS="packages docker venv collections base-image lab-images xray"
 STEPS="${*:-$ALL_STEPS}"
 for s in $STEPS; do
   case "$s" in
@@ -261,6 +270,7 @@ for s in $STEPS; do
     collections) run_step collections step_collections ;;
     base-image) run_step base-image step_base_image ;;
     lab-images) run_step lab-images step_lab_images ;;
+    xray) run_step xray step_xray ;;
     *) log "unknown step: $s (known: $ALL_STEPS)"; exit 2 ;;
   esac
 done
