@@ -12,7 +12,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 
 # Molecule scenarios, in the order `make molecule` runs them.
-SCENARIOS ?= common default scale failover
+SCENARIOS ?= common default scale failover xray
 
 .PHONY: help
 help: ## Show this help

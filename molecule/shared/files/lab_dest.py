@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Copyright: (c) 2026, edgerelay.proxy contributors
+"""Lab destination for the Xray scenario.
+
+:80   HTTP: answers every request with ``peer <ip> host <Host header>`` and appends the
+      same line, with a timestamp, to --log. Tests read which address (proxy or backend)
+      reached which destination name.
+:443  TLS 1.3 server with a self-signed certificate: the REALITY target ("dest") of the lab
+      Xray inbounds, so nothing is fetched from a real site.
+"""
+
+import argparse
+import http.server
+import ssl
+import subprocess
+import threading
+import time
+
+
+def make_handler(log_path: str):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            line = f"peer {self.client_address[0]} host {self.headers.get('Host', '-')}"
+            with open(log_path, "a") as log:
+                log.write(f"{time.time():.3f} {line}\n")
+            body = (line + "\n").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--log", default="/root/dest.log")
+    parser.add_argument("--cert-dir", default="/root")
+    args = parser.parse_args()
+    cert, key = f"{args.cert_dir}/dest.crt", f"{args.cert_dir}/dest.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "7",
+            "-subj",
+            "/CN=reality.lab.example",
+            "-addext",
+            "subjectAltName=DNS:reality.lab.example",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    handler = make_handler(args.log)
+    plain = http.server.ThreadingHTTPServer(("0.0.0.0", 80), handler)
+    tls = http.server.ThreadingHTTPServer(("0.0.0.0", 443), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.load_cert_chain(cert, key)
+    tls.socket = context.wrap_socket(tls.socket, server_side=True)
+    threading.Thread(target=tls.serve_forever, daemon=True).start()
+    print("lab-dest: HTTP on :80, TLS 1.3 on :443", flush=True)
+    plain.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
