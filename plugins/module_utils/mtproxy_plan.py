@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 
 import netaddr
+from ansible_collections.edgerelay.proxy.plugins.module_utils.types import type_name
 
 __all__ = [
     "BALANCE_ALGORITHMS",
@@ -79,18 +80,10 @@ class PlanError(ValueError):
         super().__init__(f"{variable}: {message}")
 
 
-def _type_name(value):
-    """Name of the builtin type behind ``value`` (Ansible wraps values in tagged subclasses)."""
-    for cls in type(value).__mro__:
-        if cls.__module__ == "builtins" and cls is not object:
-            return cls.__name__
-    return type(value).__name__
-
-
 def _check_int(value, variable, minimum=None, maximum=None):
     """Return ``value`` as a plain int or raise PlanError (bools are rejected)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise PlanError(variable, f"must be an integer, got {_type_name(value)} {value!r}")
+        raise PlanError(variable, f"must be an integer, got {type_name(value)} {value!r}")
     value = int(value)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         if maximum is None:
@@ -133,7 +126,7 @@ def _parse_subnet(value, variable):
         raise PlanError(
             variable,
             f"must be an IPv4 network in CIDR notation such as 10.250.0.0/24, "
-            f"got {_type_name(value)} {value!r}",
+            f"got {type_name(value)} {value!r}",
         )
     text = value
     if text != text.strip():
@@ -276,7 +269,7 @@ def _check_secret(value):
         raise PlanError(
             variable,
             f"must be a string of 32 hexadecimal characters, got a value of type "
-            f"{_type_name(value)}; quote it in YAML so it is not read as a number",
+            f"{type_name(value)}; quote it in YAML so it is not read as a number",
         )
     if value != value.strip():
         raise PlanError(variable, "has leading or trailing whitespace; remove it")
@@ -328,7 +321,7 @@ def validate(params):
          "secret_mode": "plain" | "dd"}
     """
     if not isinstance(params, Mapping):
-        raise PlanError("params", f"must be a mapping, got {_type_name(params)}")
+        raise PlanError("params", f"must be a mapping, got {type_name(params)}")
     unknown = sorted(str(key) for key in params if key not in PARAMETERS)
     if unknown:
         raise PlanError(

@@ -29,6 +29,8 @@ import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 
+from ansible_collections.edgerelay.proxy.plugins.module_utils.types import type_name
+
 __all__ = [
     "CATCH_ALL_NETWORK",
     "DEFAULT_DIRECT_TAG",
@@ -127,14 +129,6 @@ class FailClosedError(ValueError):
         self.path = path
         self.message = message
         super().__init__(f"{path}: {message}")
-
-
-def _type_name(value):
-    """Name of the builtin type behind ``value`` (Ansible wraps values in tagged subclasses)."""
-    for cls in type(value).__mro__:
-        if cls.__module__ == "builtins" and cls is not object:
-            return cls.__name__
-    return type(value).__name__
 
 
 def _is_list(value):
@@ -265,7 +259,7 @@ def _check_geodata(geodata, where, needed):
     if geodata is None:
         geodata = {}
     if not isinstance(geodata, Mapping):
-        raise PresetError(f"{where}: must be a mapping, got {_type_name(geodata)}")
+        raise PresetError(f"{where}: must be a mapping, got {type_name(geodata)}")
     unknown = sorted(str(key) for key in geodata if key not in GEODATA_FILES)
     if unknown:
         raise PresetError(
@@ -309,7 +303,7 @@ def _check_entry(entry, where):
     if not isinstance(entry, Mapping):
         raise PresetError(
             f"{where}: must be a mapping with type and value or values, "
-            f"got {_type_name(entry)} {entry!r}"
+            f"got {type_name(entry)} {entry!r}"
         )
     unknown = sorted(str(key) for key in entry if key not in _ENTRY_KEYS)
     if unknown:
@@ -332,7 +326,7 @@ def _check_entry(entry, where):
     for raw in raw_values:
         if not isinstance(raw, str) or not raw:
             raise PresetError(
-                f"{where}: values must be non-empty strings, got {_type_name(raw)} {raw!r}"
+                f"{where}: values must be non-empty strings, got {type_name(raw)} {raw!r}"
             )
         if raw != raw.strip():
             raise PresetError(f"{where}: {raw!r} has leading or trailing whitespace")
@@ -359,7 +353,7 @@ def validate_preset(preset, name=None):
     """
     label = f"preset {name!r}" if name is not None else "preset"
     if not isinstance(preset, Mapping):
-        raise PresetError(f"{label}: must be a mapping, got {_type_name(preset)}")
+        raise PresetError(f"{label}: must be a mapping, got {type_name(preset)}")
     unknown = sorted(str(key) for key in preset if key not in _PRESET_KEYS)
     if unknown:
         raise PresetError(f"{label}: unknown key {unknown[0]!r} (known: {', '.join(_PRESET_KEYS)})")
@@ -380,7 +374,7 @@ def validate_preset(preset, name=None):
         )
     direct = preset["direct"]
     if not _is_list(direct):
-        raise PresetError(f"{label}: direct must be a list, got {_type_name(direct)}")
+        raise PresetError(f"{label}: direct must be a list, got {type_name(direct)}")
     entries = [
         _check_entry(entry, f"{label} direct[{index}]") for index, entry in enumerate(direct)
     ]
@@ -418,7 +412,7 @@ def _check_inbound_tags(inbound_tags):
     if isinstance(inbound_tags, str):
         inbound_tags = [inbound_tags]
     if not _is_list(inbound_tags):
-        raise PresetError(f"inbound_tags: must be a list of tags, got {_type_name(inbound_tags)}")
+        raise PresetError(f"inbound_tags: must be a list of tags, got {type_name(inbound_tags)}")
     tags = [_check_tag(tag, "inbound_tags") for tag in inbound_tags]
     if len(set(tags)) != len(tags):
         raise PresetError("inbound_tags: lists a tag twice")
@@ -451,9 +445,7 @@ def preset_routing(
     inbounds. Raises PresetError.
     """
     if not isinstance(presets, Mapping):
-        raise PresetError(
-            f"presets: must be a mapping of name to preset, got {_type_name(presets)}"
-        )
+        raise PresetError(f"presets: must be a mapping of name to preset, got {type_name(presets)}")
     if not isinstance(name, str) or name not in presets:
         known = ", ".join(sorted(str(key) for key in presets)) or "none"
         raise PresetError(f"unknown preset {name!r} (known: {known})")
@@ -608,7 +600,7 @@ def check_rules(
     for index, rule in enumerate(rules):
         where = f"routing.rules[{index}]"
         if not isinstance(rule, Mapping):
-            raise FailClosedError(where, f"must be a mapping, got {_type_name(rule)}")
+            raise FailClosedError(where, f"must be a mapping, got {type_name(rule)}")
         if rule.get("type", "field") != "field":
             raise FailClosedError(where, f"type must be 'field', got {rule.get('type')!r}")
         targets = _rule_targets(rule, balancers)
@@ -649,7 +641,7 @@ def _balancer_targets(balancers_config, outbound_tags, direct_tags):
     for index, balancer in enumerate(_as_list(balancers_config)):
         where = f"routing.balancers[{index}]"
         if not isinstance(balancer, Mapping):
-            raise FailClosedError(where, f"must be a mapping, got {_type_name(balancer)}")
+            raise FailClosedError(where, f"must be a mapping, got {type_name(balancer)}")
         fallback = balancer.get("fallbackTag")
         if fallback in direct_tags:
             raise FailClosedError(
@@ -672,7 +664,7 @@ def check_fail_closed(config, pool_tag=DEFAULT_POOL_TAG, direct_tag=DEFAULT_DIRE
     See the module docstring for the properties checked. Returns None.
     """
     if not isinstance(config, Mapping):
-        raise FailClosedError("config", f"must be a mapping, got {_type_name(config)}")
+        raise FailClosedError("config", f"must be a mapping, got {type_name(config)}")
     outbounds = config.get("outbounds")
     if not _is_list(outbounds) or not outbounds:
         raise FailClosedError(
