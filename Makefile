@@ -23,7 +23,7 @@ bootstrap: ## Install/prepare everything (idempotent, offline-capable); prints e
 	@scripts/bootstrap.sh
 
 .PHONY: test
-test: bootstrap lint unit molecule ## Lint, unit tests and every Molecule scenario
+test: bootstrap lint unit molecule vagrant-test ## Lint, unit tests, every Molecule scenario, the Vagrant docker path
 
 .PHONY: lint
 lint: bootstrap ## yamllint, ansible-lint (production profile), ruff
@@ -44,6 +44,10 @@ molecule: bootstrap ## Every Molecule scenario (converge, idempotence, verify on
 	  molecule test -s $$s || exit 1; \
 	  echo "=== molecule $$s passed in $$(( $$(date +%s) - start ))s ==="; \
 	done
+
+.PHONY: vagrant-test
+vagrant-test: bootstrap ## vagrant validate (all providers), up/provision/destroy with the docker provider
+	scripts/vagrant_test.sh
 
 .PHONY: lab
 lab: bootstrap ## Bring up the local lab (systemd host in Docker), deploy, verify, print the link

@@ -12,6 +12,7 @@
 #   base-image   edgerelay/debian12-systemd (Dockerfile if a registry answers, else debootstrap)
 #   lab-images   edgerelay/mtproxy-lab, edgerelay/peer-echo, built locally from the base image
 #   xray         a real Xray binary for the tests (go install of the pinned version, cached)
+#   vagrant      (only when asked: make vagrant-test) Vagrant and the docker provider's image
 #
 # Usage: scripts/bootstrap.sh [step ...]      (no argument: all steps)
 set -euo pipefail
@@ -260,6 +261,19 @@ step_xray() {
   echo "$("$ROOT/.cache/bin/xray" version | head -1 | cut -d' ' -f1-2) in .cache/bin"
 }
 
+step_vagrant() {
+  # Vagrant from the distribution (2.3.4 on Debian 12) and the docker provider's image.
+  local did=""
+  if ! command -v vagrant >/dev/null 2>&1; then
+    apt_install vagrant
+    did="installed vagrant; "
+  fi
+  local pubkey
+  pubkey=$(dpkg -L vagrant | grep '/keys/vagrant.pub$' | head -1)
+  [ -n "$pubkey" ] || { echo "vagrant package has no keys/vagrant.pub" >&2; exit 1; }
+  echo "${did}edgerelay/vagrant-debian12 $(lab_image edgerelay/vagrant-debian12:latest images/vagrant-systemd-ssh "$pubkey")"
+}
+
 ALL_STEPS="packages docker venv collections base-image lab-images xray"
 STEPS="${*:-$ALL_STEPS}"
 for s in $STEPS; do
@@ -271,6 +285,7 @@ for s in $STEPS; do
     base-image) run_step base-image step_base_image ;;
     lab-images) run_step lab-images step_lab_images ;;
     xray) run_step xray step_xray ;;
+    vagrant) run_step vagrant step_vagrant ;;
     *) log "unknown step: $s (known: $ALL_STEPS)"; exit 2 ;;
   esac
 done
