@@ -49,6 +49,14 @@ molecule: bootstrap ## Every Molecule scenario (converge, idempotence, verify on
 vagrant-test: bootstrap ## vagrant validate (all providers), up/provision/destroy with the docker provider
 	scripts/vagrant_test.sh
 
+.PHONY: bench
+bench: bootstrap ## Benchmark against its own lab host: prints a table, writes docs/benchmarks.md
+	python3 scripts/bench.py
+
+.PHONY: bench-smoke
+bench-smoke: bootstrap ## A short run of the benchmark harness (no goals checked)
+	python3 scripts/bench.py --smoke
+
 .PHONY: lab
 lab: bootstrap ## Bring up the local lab (systemd host in Docker), deploy, verify, print the link
 	ansible-playbook -i lab/inventory.yml lab/up.yml
@@ -60,8 +68,8 @@ lab: bootstrap ## Bring up the local lab (systemd host in Docker), deploy, verif
 
 .PHONY: lab-down
 lab-down: ## Remove the lab host container, its Docker volume and network
-	-docker rm -f edgerelay-lab
-	-docker volume rm edgerelay-lab-docker
+	-docker rm -f edgerelay-lab edgerelay-bench edgerelay-bench-client
+	-docker volume rm edgerelay-lab-docker edgerelay-bench-docker
 	-docker network rm edgerelay-lab
 
 .PHONY: build

@@ -7,7 +7,7 @@ The first line sent to each client is ``peer <ip> <port> backend <name>``, where
 is the source address of the TCP connection as this backend sees it. Through HAProxy
 with TPROXY this must be the real client address, not HAProxy's. Every further line
 received is sent back unchanged, so a client can hold a connection open and prove it
-still works.
+still works. A line ``bulk <n>`` instead makes it send <n> bytes and close (throughput).
 
 On SIGTERM (`docker stop`) it behaves like a well-mannered server: it stops listening at
 once, finishes greeting the connections it has already accepted, then exits. Sessions
@@ -32,6 +32,18 @@ async def greet(writer: asyncio.StreamWriter, peer_ip: str, peer_port: int) -> N
     await writer.drain()
 
 
+BULK_CHUNK = b"\0" * 65536
+
+
+async def send_bulk(writer: asyncio.StreamWriter, size: int) -> None:
+    """Send ``size`` bytes (throughput benchmark), then let the caller close."""
+    while size > 0:
+        chunk = BULK_CHUNK if size >= len(BULK_CHUNK) else BULK_CHUNK[:size]
+        writer.write(chunk)
+        size -= len(chunk)
+        await writer.drain()
+
+
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     peer_ip, peer_port = writer.get_extra_info("peername")[:2]
     print(f"accepted peer {peer_ip} {peer_port}", flush=True)
@@ -41,6 +53,9 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     try:
         await greeting
         while line := await reader.readline():
+            if line.startswith(b"bulk "):
+                await send_bulk(writer, int(line.split()[1]))
+                break
             writer.write(line)
             await writer.drain()
     except (ConnectionError, asyncio.IncompleteReadError):

@@ -7,7 +7,9 @@ Every backend greets a connection with ``peer <ip> <port> backend <name>`` (the 
 it sees, i.e. the client's real address when TPROXY works) and then echoes lines.
 
   loop  short connections at a steady rate; each must be greeted within --timeout.
-        Prints a JSON summary (attempts, failures, per-backend counts, peers seen).
+        Prints a JSON summary (attempts, failures, per-backend counts, peers seen,
+        connections per second, time to the greeting p50/p99).
+  bulk  one connection that receives --bytes (throughput); prints MB/s.
   hold  opens --count long-lived connections and keeps exchanging echo lines on all of
         them every second until --stop-file appears or --duration passes. Writes its
         state (per connection: backend, alive, time of the last good echo) to
@@ -44,9 +46,43 @@ def greet(sock: socket.socket) -> dict:
     return {"peer": fields[1], "backend": fields[4]}
 
 
+def percentile(values: list, fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+def run_bulk(args: argparse.Namespace) -> int:
+    """Receive --bytes through one connection; print seconds and MB/s."""
+    target = parse_target(args.target)
+    with socket.create_connection(target, timeout=args.timeout) as sock:
+        sock.settimeout(args.timeout)
+        greet(sock)
+        started = time.monotonic()
+        sock.sendall(f"bulk {args.bytes}\n".encode())
+        view = memoryview(bytearray(1 << 20))
+        received = 0
+        while received < args.bytes:
+            n = sock.recv_into(view)
+            if n == 0:
+                break
+            received += n
+        seconds = time.monotonic() - started
+    print(
+        json.dumps(
+            {
+                "bytes": received,
+                "seconds": round(seconds, 4),
+                "mb_per_s": round(received / seconds / 1e6, 1),
+            }
+        )
+    )
+    return 0 if received == args.bytes else 1
+
+
 def run_loop(args: argparse.Namespace) -> int:
     target = parse_target(args.target)
-    interval = 1.0 / args.rate
+    interval = 1.0 / args.rate if args.rate > 0 else 0.0
+    latencies = []
     backends: Counter = Counter()
     peers: Counter = Counter()
     failures = []
@@ -62,6 +98,7 @@ def run_loop(args: argparse.Namespace) -> int:
             with socket.create_connection(target, timeout=args.timeout) as sock:
                 sock.settimeout(args.timeout)
                 info = greet(sock)
+            latencies.append(time.monotonic() - t0)
             backends[info["backend"]] += 1
             peers[info["peer"]] += 1
         except OSError as exc:
@@ -75,6 +112,9 @@ def run_loop(args: argparse.Namespace) -> int:
         "seconds": round(time.monotonic() - started, 3),
         "started_at": started_at,
         "ended_at": time.time(),
+        "per_second": round(args.count / max(time.monotonic() - started, 1e-9), 1),
+        "first_byte_ms_p50": round(percentile(latencies, 0.50) * 1000, 3),
+        "first_byte_ms_p99": round(percentile(latencies, 0.99) * 1000, 3),
     }
     print(json.dumps(summary))
     return 0
@@ -163,8 +203,14 @@ def main() -> int:
     loop = sub.add_parser("loop")
     loop.add_argument("--target", required=True)
     loop.add_argument("--count", type=int, default=500)
-    loop.add_argument("--rate", type=float, default=40.0, help="connections per second")
+    loop.add_argument(
+        "--rate", type=float, default=40.0, help="connections per second (0: flat out)"
+    )
     loop.add_argument("--timeout", type=float, default=5.0)
+    bulk = sub.add_parser("bulk")
+    bulk.add_argument("--target", required=True)
+    bulk.add_argument("--bytes", type=int, default=64 << 20)
+    bulk.add_argument("--timeout", type=float, default=30.0)
     hold = sub.add_parser("hold")
     hold.add_argument("--target", required=True)
     hold.add_argument("--count", type=int, default=24)
@@ -173,6 +219,10 @@ def main() -> int:
     hold.add_argument("--state-file", required=True)
     hold.add_argument("--stop-file", required=True)
     args = parser.parse_args()
+    if args.command == "bulk":
+        if args.bytes > 1 << 32:
+            parser.error("bounded: at most 4 GiB")
+        return run_bulk(args)
     if args.count > 5000 or (args.command == "hold" and args.duration > 3600):
         parser.error("bounded: at most 5000 connections and one hour")
     return run_loop(args) if args.command == "loop" else run_hold(args)

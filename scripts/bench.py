@@ -1,0 +1,498 @@
+#!/usr/bin/env python3
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Copyright: (c) 2026, edgerelay.proxy contributors
+"""make bench: measure the MTProxy stack against a lab host and print one table.
+
+It brings up its own lab host (lab/bench-inventory.yml: the lab's systemd container with
+peer-echo replicas) and a client container outside it, then measures, side by side in one
+run where there is a comparison (A = through HAProxy with TPROXY, B = directly to the same
+backend, alternating A, B, A, B ...; medians reported):
+
+  converge          full deploy on a fresh host, idempotent re-run, --tags scale 2 -> 3
+  held connections  long-lived connections across --tags scale 2 -> 3 -> 2 and a reload
+  throughput        bulk TCP, ratio A/B
+  connection rate   short connections per second, ratio A/B; extra time to first byte
+  failover          replica stopped during a steady client loop: detection, failed connects
+
+Results go to stdout and docs/benchmarks.md (with machine, versions and date). It is a
+benchmark, not a test: it exits 0 unless the harness itself breaks. --smoke runs a few
+seconds of each measurement (make test uses it to keep the harness from rotting).
+Only loopback and the containers it creates are ever contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "edgerelay-bench"
+CLIENT = "edgerelay-bench-client"
+NETWORK = "edgerelay-lab"
+INVENTORY = "lab/bench-inventory.yml"
+BASE_IMAGE = "edgerelay/debian12-systemd:latest"
+ADMIN = "/run/haproxy/admin.sock"
+ENV = dict(
+    os.environ,
+    PATH=f"{ROOT / '.venv/bin'}:{os.environ.get('PATH', '')}",
+    ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
+    ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+    ANSIBLE_NOCOLOR="1",
+    ANSIBLE_FORCE_COLOR="0",
+)
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+def run(cmd: list[str], check: bool = True, timeout: float = 1800) -> tuple[str, float]:
+    started = time.monotonic()
+    proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
+    seconds = time.monotonic() - started
+    if check and proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        raise SystemExit(f"[bench] failed: {' '.join(cmd)}")
+    return proc.stdout, seconds
+
+
+def dexec(container: str, command: str, check: bool = True, timeout: float = 600) -> str:
+    return run(["docker", "exec", container, "bash", "-c", command], check, timeout)[0]
+
+
+def playbook(*args: str) -> tuple[float, int]:
+    """Run ansible-playbook; return (seconds, changed tasks on the bench host)."""
+    out, seconds = run(["ansible-playbook", "-i", INVENTORY, *args])
+    recap = re.search(rf"^{HOST}\s*:\s*ok=\d+\s+changed=(\d+)", out, re.MULTILINE)
+    return seconds, int(recap.group(1)) if recap else -1
+
+
+def client(*args: str, timeout: float = 600) -> dict:
+    out = dexec(CLIENT, "python3 /usr/local/bin/tcp_clients.py " + " ".join(args), timeout=timeout)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def address(container: str) -> str:
+    out, _ = run(
+        [
+            "docker",
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            container,
+        ]
+    )
+    return out.strip()
+
+
+def admin(command: str) -> str:
+    return dexec(HOST, f'echo "{command}" | socat stdio {ADMIN}')
+
+
+def server_states() -> dict[str, str]:
+    states = {}
+    for line in admin("show stat").splitlines():
+        fields = line.split(",")
+        if len(fields) > 17 and fields[0] == "mtproxies" and fields[1].startswith("mtp"):
+            states[fields[1]] = fields[17]
+    return states
+
+
+def wait_states(expected: dict[str, str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server_states() == expected:
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"[bench] HAProxy servers never reached {expected}: {server_states()}")
+
+
+def teardown() -> None:
+    for name in (HOST, CLIENT):
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    subprocess.run(["docker", "volume", "rm", f"{HOST}-docker"], capture_output=True)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+# --- measurements -----------------------------------------------------------------
+
+
+def measure_converge(results: dict) -> None:
+    log("converge: full deploy on a fresh lab host")
+    seconds, changed = playbook("lab/up.yml", "-e", '{"lab_published_ports": []}')
+    results["converge_full"] = (seconds, changed)
+    log("converge: idempotent re-run")
+    seconds, changed = playbook("playbooks/deploy.yml")
+    results["converge_rerun"] = (seconds, changed)
+
+
+def start_client(edge_ip: str) -> None:
+    run(
+        [
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            CLIENT,
+            "--hostname",
+            CLIENT,
+            "--cap-add",
+            "NET_ADMIN",
+            "--network",
+            NETWORK,
+            BASE_IMAGE,
+            "sleep",
+            "infinity",
+        ]
+    )
+    run(
+        [
+            "docker",
+            "cp",
+            str(ROOT / "molecule/shared/files/tcp_clients.py"),
+            f"{CLIENT}:/usr/local/bin/",
+        ]
+    )
+    # Direct path (B): the client reaches the replicas on the bridge through the lab host.
+    dexec(CLIENT, f"ip route add 10.250.0.0/24 via {edge_ip}")
+
+
+def read_hold_state() -> dict:
+    return json.loads(dexec(CLIENT, "cat /root/hold.json 2>/dev/null || echo '{}'") or "{}")
+
+
+def dropped_since(step_done: float, survivors: set[str]) -> tuple[int, int]:
+    time.sleep(2.5)  # two more echo rounds
+    state = read_hold_state()
+    conns = [c for c in state["connections"] if c["backend"] in survivors]
+    dropped = [c for c in conns if not c["alive"] or c["last_ok"] < step_done]
+    return len(dropped), len(conns)
+
+
+def measure_held(results: dict, target: str, count: int) -> None:
+    log(f"held connections: {count} long-lived connections across scale 2->3->2 and a reload")
+    dexec(CLIENT, "rm -f /root/hold.json /root/hold.stop")
+    run(
+        [
+            "docker",
+            "exec",
+            "-d",
+            CLIENT,
+            "python3",
+            "/usr/local/bin/tcp_clients.py",
+            "hold",
+            "--target",
+            target,
+            "--count",
+            str(count),
+            "--duration",
+            "900",
+            "--state-file",
+            "/root/hold.json",
+            "--stop-file",
+            "/root/hold.stop",
+        ]
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if len(read_hold_state()["connections"]) == count:
+                break
+        except (SystemExit, json.JSONDecodeError, KeyError):
+            pass
+        time.sleep(0.5)
+    survivors = {"mtproxy1", "mtproxy2"}
+    steps = []
+    seconds, changed = playbook(
+        "playbooks/deploy.yml", "--tags", "scale", "-e", "mtproxy_replicas=3"
+    )
+    results["converge_scale"] = (seconds, changed)
+    steps.append(("scale 2->3", dropped_since(time.time(), survivors)))
+    playbook("playbooks/deploy.yml", "--tags", "scale", "-e", "mtproxy_replicas=2")
+    steps.append(("scale 3->2", dropped_since(time.time(), survivors)))
+    playbook("playbooks/deploy.yml", "--tags", "config", "-e", "haproxy_check_inter=2001")
+    steps.append(("config reload", dropped_since(time.time(), survivors)))
+    playbook("playbooks/deploy.yml", "--tags", "config")
+    dexec(CLIENT, "touch /root/hold.stop")
+    results["held"] = steps
+
+
+def measure_ab(
+    results: dict, via: str, direct: str, pairs: int, bulk_bytes: int, conns: int
+) -> None:
+    log(f"data path: {pairs} A/B pairs (A via HAProxy {via}, B direct {direct})")
+    # Same backend for A and B: take mtp2 out of rotation while measuring.
+    admin("set server mtproxies/mtp2 state maint")
+    wait_states({"mtp1": "UP", "mtp2": "MAINT"})
+    tput = {"A": [], "B": []}
+    rate = {"A": [], "B": []}
+    p50 = {"A": [], "B": []}
+    p99 = {"A": [], "B": []}
+    for _ in range(pairs):
+        for side, target in (("A", via), ("B", direct)):
+            tput[side].append(
+                client("bulk", "--target", target, "--bytes", str(bulk_bytes))["mb_per_s"]
+            )
+            loop = client("loop", "--target", target, "--count", str(conns), "--rate", "0")
+            rate[side].append(loop["per_second"])
+            p50[side].append(loop["first_byte_ms_p50"])
+            p99[side].append(loop["first_byte_ms_p99"])
+    admin("set server mtproxies/mtp2 state ready")
+    wait_states({"mtp1": "UP", "mtp2": "UP"})
+    results["throughput"] = (median(tput["A"]), median(tput["B"]), pairs)
+    results["rate"] = (median(rate["A"]), median(rate["B"]), pairs)
+    results["latency"] = (
+        median(p50["A"]) - median(p50["B"]),
+        median(p99["A"]) - median(p99["B"]),
+        pairs,
+    )
+
+
+def measure_failover(results: dict, target: str, rounds: int, conns: int, rate: int) -> None:
+    log(f"failover: {rounds} rounds of {conns} connections at {rate}/s, mtproxy2 stopped mid-loop")
+    detections, failed, attempts, spans = [], 0, 0, 0
+    loop_seconds = conns / rate
+    for _ in range(rounds):
+        wait_states({"mtp1": "UP", "mtp2": "UP"})
+        run(
+            [
+                "docker",
+                "exec",
+                "-d",
+                CLIENT,
+                "bash",
+                "-c",
+                f"python3 /usr/local/bin/tcp_clients.py loop --target {target} --count {conns} "
+                f"--rate {rate} --timeout 5 > /root/loop.json",
+            ]
+        )
+        stopper = (
+            f"sleep {loop_seconds / 3:.2f}; docker stop mtproxy2 >/dev/null; s=$(date +%s%N); "
+            f"until echo 'show stat' | socat stdio {ADMIN} | cut -d, -f2,18 "
+            "| grep -qx 'mtp2,DOWN'; "
+            "do sleep 0.01; done; echo $s $(( ($(date +%s%N) - s) / 1000000 ))"
+        )
+        stopped_ns, detect_ms = dexec(HOST, stopper, timeout=120).split()
+        detections.append(int(detect_ms) / 1000)
+        time.sleep(loop_seconds)
+        while True:
+            out = dexec(CLIENT, "cat /root/loop.json 2>/dev/null || true")
+            if out.strip():
+                summary = json.loads(out)
+                break
+            time.sleep(0.5)
+        failed += summary["failed"]
+        attempts += summary["attempts"]
+        spans += summary["started_at"] < int(stopped_ns) / 1e9 < summary["ended_at"]
+        dexec(HOST, "docker start mtproxy2 >/dev/null")
+        dexec(CLIENT, "rm -f /root/loop.json")
+    wait_states({"mtp1": "UP", "mtp2": "UP"})
+    results["failover"] = (median(detections), max(detections), rounds, failed, attempts, spans)
+
+
+# --- report -------------------------------------------------------------------------
+
+
+def table(results: dict) -> list[tuple[str, str, str, str, str]]:
+    rows = []
+    if "failover" in results:
+        det_med, det_max, rounds, failed, attempts, spans = results["failover"]
+        rows.append(
+            (
+                "failover detection",
+                f"median {det_med:.3f} s, max {det_max:.3f} s",
+                f"n={rounds}",
+                "<= 0.5 s",
+                "met" if det_max <= 0.5 else "missed",
+            )
+        )
+        rows.append(
+            (
+                "failed new connections during failover",
+                f"{failed} of {attempts}",
+                f"n={rounds} rounds, {spans} spanning the stop",
+                "0",
+                "met" if failed == 0 and spans == rounds else "missed",
+            )
+        )
+    if "held" in results:
+        for name, (dropped, total) in results["held"]:
+            rows.append(
+                (
+                    f"held connections dropped by {name}",
+                    f"{dropped} of {total}",
+                    f"n={total}",
+                    "0",
+                    "met" if dropped == 0 and total > 0 else "missed",
+                )
+            )
+    if "throughput" in results:
+        a, b, n = results["throughput"]
+        ratio = a / b if b else 0
+        rows.append(
+            (
+                "data-path throughput (HAProxy+TPROXY / direct)",
+                f"{ratio:.2f} ({a:.0f} / {b:.0f} MB/s)",
+                f"n={n} pairs",
+                ">= 0.70",
+                "met" if ratio >= 0.70 else "missed",
+            )
+        )
+    if "rate" in results:
+        a, b, n = results["rate"]
+        ratio = a / b if b else 0
+        rows.append(
+            (
+                "connection rate (HAProxy / direct)",
+                f"{ratio:.2f} ({a:.0f} / {b:.0f} conn/s)",
+                f"n={n} pairs",
+                ">= 0.80",
+                "met" if ratio >= 0.80 else "missed",
+            )
+        )
+    if "latency" in results:
+        p50, p99, n = results["latency"]
+        rows.append(
+            (
+                "connect latency, extra time to first byte",
+                f"p50 +{p50:.3f} ms, p99 +{p99:.3f} ms",
+                f"n={n} pairs",
+                "report",
+                "-",
+            )
+        )
+    for key, label in (
+        ("converge_full", "converge: full deploy, fresh host"),
+        ("converge_rerun", "converge: idempotent re-run"),
+        ("converge_scale", "converge: --tags scale 2->3"),
+    ):
+        if key in results:
+            seconds, changed = results[key]
+            goal, verdict = "report", "-"
+            if key == "converge_rerun":
+                goal = "<= 15 s, 0 changed"
+                verdict = "met" if seconds <= 15 and changed == 0 else "missed"
+            rows.append((label, f"{seconds:.1f} s, {changed} changed", "n=1", goal, verdict))
+    rows.append(
+        (
+            "Xray foreign-pool failover",
+            "not measured by make bench yet",
+            "-",
+            "detection <= 1 s",
+            "-",
+        )
+    )
+    return rows
+
+
+def render(rows: list[tuple[str, ...]]) -> str:
+    header = ("what", "result", "samples", "goal", "verdict")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    lines = [
+        "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
+    lines += [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def versions() -> dict[str, str]:
+    def first_line(cmd: list[str]) -> str:
+        try:
+            return (
+                subprocess.run(cmd, capture_output=True, text=True, env=ENV)
+                .stdout.strip()
+                .splitlines()[0]
+            )
+        except (IndexError, OSError):
+            return "?"
+
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "machine": f"{os.cpu_count()} cores, {memory_gib:.0f} GiB, kernel {platform.release()}",
+        "haproxy": first_line(["docker", "exec", HOST, "haproxy", "-v"]),
+        "docker (lab host)": first_line(
+            ["docker", "exec", HOST, "docker", "version", "-f", "{{.Server.Version}}"]
+        ),
+        "ansible-core": first_line(["ansible", "--version"]),
+        "python": platform.python_version(),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--smoke", action="store_true", help="a few seconds of each measurement")
+    parser.add_argument("--keep", action="store_true", help="leave the bench containers running")
+    parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = parser.parse_args()
+    smoke = args.smoke
+    results: dict = {}
+    teardown()
+    try:
+        measure_converge(results)
+        edge_ip = address(HOST)
+        start_client(edge_ip)
+        via, direct = f"{edge_ip}:443", "10.250.0.2:443"
+        measure_held(results, via, 12 if smoke else 60)
+        measure_ab(
+            results,
+            via,
+            direct,
+            pairs=1 if smoke else 7,
+            bulk_bytes=(16 if smoke else 512) << 20,
+            conns=100 if smoke else 1000,
+        )
+        measure_failover(
+            results, via, rounds=1 if smoke else 3, conns=200 if smoke else 600, rate=40
+        )
+        rows = table(results)
+        report = render(rows)
+        print(report)
+        if not smoke:
+            info = versions()
+            text = [
+                "# Benchmarks",
+                "",
+                f"`make bench`, {datetime.date.today().isoformat()}.",
+                "",
+                report,
+                "",
+                "| | |",
+                "|---|---|",
+            ]
+            text += [f"| {k} | {v} |" for k, v in info.items()]
+            text += [
+                "",
+                "A = through HAProxy (TPROXY on) at the lab host's address; B = directly to the",
+                "same replica on the bridge (the other one is in maintenance while measuring).",
+                "Pairs alternate A, B; medians are reported. Each failover round stops mtproxy2 a",
+                "third into a 40/s loop of short connections and starts it again afterwards.",
+                "",
+            ]
+            Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.output).write_text("\n".join(text))
+            log(f"written {args.output}")
+    finally:
+        if not args.keep:
+            teardown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
