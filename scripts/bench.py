@@ -254,8 +254,10 @@ def measure_ab(
     results["throughput"] = (median(tput["A"]), median(tput["B"]), pairs)
     results["rate"] = (median(rate["A"]), median(rate["B"]), pairs)
     results["latency"] = (
-        median(p50["A"]) - median(p50["B"]),
-        median(p99["A"]) - median(p99["B"]),
+        median(p50["A"]),
+        median(p99["A"]),
+        median(p50["B"]),
+        median(p99["B"]),
         pairs,
     )
 
@@ -363,11 +365,11 @@ def table(results: dict) -> list[tuple[str, str, str, str, str]]:
             )
         )
     if "latency" in results:
-        p50, p99, n = results["latency"]
+        a50, a99, b50, b99, n = results["latency"]
         rows.append(
             (
-                "connect latency, extra time to first byte",
-                f"p50 +{p50:.3f} ms, p99 +{p99:.3f} ms",
+                "time to first byte p50/p99, A vs B",
+                f"A {a50:.2f}/{a99:.2f} ms, B {b50:.2f}/{b99:.2f} ms",
                 f"n={n} pairs",
                 "report",
                 "-",
