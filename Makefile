@@ -68,7 +68,7 @@ lab: bootstrap ## Bring up the local lab (systemd host in Docker), deploy, verif
 
 .PHONY: lab-down
 lab-down: ## Remove the lab host container, its Docker volume and network
-	-docker rm -f edgerelay-lab edgerelay-bench edgerelay-bench-client
+	-docker rm -f edgerelay-lab edgerelay-bench edgerelay-bench-client edgerelay-bench-direct
 	-docker volume rm edgerelay-lab-docker edgerelay-bench-docker
 	-docker network rm edgerelay-lab
 

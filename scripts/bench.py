@@ -37,6 +37,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "edgerelay-bench"
 CLIENT = "edgerelay-bench-client"
+# Direct path B runs from its own container: with TPROXY, HAProxy's connections to a replica
+# use the client's address, and a direct connection from that same address can meet one of
+# HAProxy's TIME_WAIT sockets in the mangle socket match (its SYN-ACK is then delivered to
+# the host instead of being forwarded). Real clients never reach the replicas directly.
+DIRECT_CLIENT = "edgerelay-bench-direct"
 NETWORK = "edgerelay-lab"
 INVENTORY = "lab/bench-inventory.yml"
 BASE_IMAGE = "edgerelay/debian12-systemd:latest"
@@ -76,8 +81,10 @@ def playbook(*args: str) -> tuple[float, int]:
     return seconds, int(recap.group(1)) if recap else -1
 
 
-def client(*args: str, timeout: float = 600) -> dict:
-    out = dexec(CLIENT, "python3 /usr/local/bin/tcp_clients.py " + " ".join(args), timeout=timeout)
+def client(*args: str, timeout: float = 600, container: str = CLIENT) -> dict:
+    out = dexec(
+        container, "python3 /usr/local/bin/tcp_clients.py " + " ".join(args), timeout=timeout
+    )
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -117,7 +124,7 @@ def wait_states(expected: dict[str, str], timeout: float = 60) -> None:
 
 
 def teardown() -> None:
-    for name in (HOST, CLIENT):
+    for name in (HOST, CLIENT, DIRECT_CLIENT):
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
     subprocess.run(["docker", "volume", "rm", f"{HOST}-docker"], capture_output=True)
 
@@ -139,34 +146,29 @@ def measure_converge(results: dict) -> None:
 
 
 def start_client(edge_ip: str) -> None:
-    run(
-        [
-            "docker",
-            "run",
-            "-d",
-            "--name",
-            CLIENT,
-            "--hostname",
-            CLIENT,
-            "--cap-add",
-            "NET_ADMIN",
-            "--network",
-            NETWORK,
-            BASE_IMAGE,
-            "sleep",
-            "infinity",
-        ]
-    )
-    run(
-        [
-            "docker",
-            "cp",
-            str(ROOT / "molecule/shared/files/tcp_clients.py"),
-            f"{CLIENT}:/usr/local/bin/",
-        ]
-    )
-    # Direct path (B): the client reaches the replicas on the bridge through the lab host.
-    dexec(CLIENT, f"ip route add 10.250.0.0/24 via {edge_ip}")
+    tool = str(ROOT / "molecule/shared/files/tcp_clients.py")
+    for name in (CLIENT, DIRECT_CLIENT):
+        run(
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--hostname",
+                name,
+                "--cap-add",
+                "NET_ADMIN",
+                "--network",
+                NETWORK,
+                BASE_IMAGE,
+                "sleep",
+                "infinity",
+            ]
+        )
+        run(["docker", "cp", tool, f"{name}:/usr/local/bin/"])
+    # Direct path (B): reach the replicas on the bridge through the lab host.
+    dexec(DIRECT_CLIENT, f"ip route add 10.250.0.0/24 via {edge_ip}")
 
 
 def read_hold_state() -> dict:
@@ -241,11 +243,12 @@ def measure_ab(
     p50 = {"A": [], "B": []}
     p99 = {"A": [], "B": []}
     for _ in range(pairs):
-        for side, target in (("A", via), ("B", direct)):
-            tput[side].append(
-                client("bulk", "--target", target, "--bytes", str(bulk_bytes))["mb_per_s"]
+        for side, target, box in (("A", via, CLIENT), ("B", direct, DIRECT_CLIENT)):
+            bulk = client("bulk", "--target", target, "--bytes", str(bulk_bytes), container=box)
+            tput[side].append(bulk["mb_per_s"])
+            loop = client(
+                "loop", "--target", target, "--count", str(conns), "--rate", "0", container=box
             )
-            loop = client("loop", "--target", target, "--count", str(conns), "--rate", "0")
             rate[side].append(loop["per_second"])
             p50[side].append(loop["first_byte_ms_p50"])
             p99[side].append(loop["first_byte_ms_p99"])
