@@ -10,6 +10,7 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.mtproxy_plan impor
     PlanError,
     validate,
 )
+from ansible_collections.edgerelay.proxy.plugins.module_utils.types import unknown_keys
 
 DOCUMENTATION = r"""
 module: mtproxy_preflight
@@ -156,7 +157,7 @@ def check_argument_types(args):
     Validating each argument on its own lets a failure name exactly one variable.
     Missing arguments are left out (validate() reports them); raises PlanError.
     """
-    unsupported = sorted(str(name) for name in args if name not in ARGUMENT_SPEC)
+    unsupported = unknown_keys(args, ARGUMENT_SPEC)
     if unsupported:
         raise PlanError(
             unsupported[0],

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 
 import netaddr
-from ansible_collections.edgerelay.proxy.plugins.module_utils.types import type_name
+from ansible_collections.edgerelay.proxy.plugins.module_utils.types import type_name, unknown_keys
 
 __all__ = [
     "BALANCE_ALGORITHMS",
@@ -322,7 +322,7 @@ def validate(params):
     """
     if not isinstance(params, Mapping):
         raise PlanError("params", f"must be a mapping, got {type_name(params)}")
-    unknown = sorted(str(key) for key in params if key not in PARAMETERS)
+    unknown = unknown_keys(params, PARAMETERS)
     if unknown:
         raise PlanError(
             unknown[0], f"is not a known parameter (known: {', '.join(sorted(PARAMETERS))})"

@@ -34,6 +34,8 @@ import tempfile
 import uuid
 from collections.abc import Mapping
 
+from ansible_collections.edgerelay.proxy.plugins.module_utils.types import unknown_keys
+
 try:
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
     from cryptography.hazmat.primitives.serialization import (
@@ -161,7 +163,7 @@ def validate_identity(data, name=DEFAULT_NAME, kind="relay", source="identity"):
     if kind == "relay":
         expected.insert(3, "uuid")
     missing = [key for key in expected if key not in data]
-    unknown = sorted(str(key) for key in data if key not in expected)
+    unknown = unknown_keys(data, expected)
     if missing or unknown:
         details = []
         if missing:

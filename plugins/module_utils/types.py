@@ -11,3 +11,8 @@ def type_name(value) -> str:
         if cls.__module__ == "builtins" and cls is not object:
             return cls.__name__
     return type(value).__name__
+
+
+def unknown_keys(mapping, known) -> list[str]:
+    """Keys of ``mapping`` that are not in ``known``, sorted (for stable error messages)."""
+    return sorted(str(key) for key in mapping if key not in known)

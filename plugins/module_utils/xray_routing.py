@@ -29,7 +29,7 @@ import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 
-from ansible_collections.edgerelay.proxy.plugins.module_utils.types import type_name
+from ansible_collections.edgerelay.proxy.plugins.module_utils.types import type_name, unknown_keys
 
 __all__ = [
     "CATCH_ALL_NETWORK",
@@ -255,16 +255,18 @@ def _check_url(value, where):
     return str(value)
 
 
+def _reject_unknown_keys(mapping, known, where):
+    unknown = unknown_keys(mapping, known)
+    if unknown:
+        raise PresetError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(known)})")
+
+
 def _check_geodata(geodata, where, needed):
     if geodata is None:
         geodata = {}
     if not isinstance(geodata, Mapping):
         raise PresetError(f"{where}: must be a mapping, got {type_name(geodata)}")
-    unknown = sorted(str(key) for key in geodata if key not in GEODATA_FILES)
-    if unknown:
-        raise PresetError(
-            f"{where}: unknown key {unknown[0]!r} (known: {', '.join(GEODATA_FILES)})"
-        )
+    _reject_unknown_keys(geodata, GEODATA_FILES, where)
     checked = {}
     for kind in GEODATA_FILES:
         source = geodata.get(kind)
@@ -278,11 +280,7 @@ def _check_geodata(geodata, where, needed):
         at = f"{where}.{kind}"
         if not isinstance(source, Mapping):
             raise PresetError(f"{at}: must be a mapping with url and sha256_url or sha256")
-        unknown = sorted(str(key) for key in source if key not in _SOURCE_KEYS)
-        if unknown:
-            raise PresetError(
-                f"{at}: unknown key {unknown[0]!r} (known: {', '.join(_SOURCE_KEYS)})"
-            )
+        _reject_unknown_keys(source, _SOURCE_KEYS, at)
         if "url" not in source:
             raise PresetError(f"{at}.url: is required")
         if ("sha256_url" in source) == ("sha256" in source):
@@ -305,9 +303,7 @@ def _check_entry(entry, where):
             f"{where}: must be a mapping with type and value or values, "
             f"got {type_name(entry)} {entry!r}"
         )
-    unknown = sorted(str(key) for key in entry if key not in _ENTRY_KEYS)
-    if unknown:
-        raise PresetError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(_ENTRY_KEYS)})")
+    _reject_unknown_keys(entry, _ENTRY_KEYS, where)
     kind = entry.get("type")
     if kind not in ENTRY_TYPES:
         raise PresetError(f"{where}: type must be one of {', '.join(ENTRY_TYPES)}, got {kind!r}")
@@ -354,9 +350,7 @@ def validate_preset(preset, name=None):
     label = f"preset {name!r}" if name is not None else "preset"
     if not isinstance(preset, Mapping):
         raise PresetError(f"{label}: must be a mapping, got {type_name(preset)}")
-    unknown = sorted(str(key) for key in preset if key not in _PRESET_KEYS)
-    if unknown:
-        raise PresetError(f"{label}: unknown key {unknown[0]!r} (known: {', '.join(_PRESET_KEYS)})")
+    _reject_unknown_keys(preset, _PRESET_KEYS, label)
     own_name = preset.get("name")
     if not isinstance(own_name, str) or not _PRESET_NAME_RE.fullmatch(own_name):
         raise PresetError(
