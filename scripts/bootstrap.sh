@@ -12,6 +12,8 @@
 #   base-image   edgerelay/debian12-systemd (Dockerfile if a registry answers, else debootstrap)
 #   lab-images   edgerelay/mtproxy-lab, edgerelay/peer-echo, built locally from the base image
 #   xray         a real Xray binary for the tests (go install of the pinned version, cached)
+#   promtools    promtool and amtool from Debian's prometheus packages (the versions the
+#                monitoring role installs), unpacked into .cache/bin: no daemon on this machine
 #   vagrant      (only when asked: make vagrant-test) Vagrant and the docker provider's image
 #
 # Usage: scripts/bootstrap.sh [step ...]      (no argument: all steps)
@@ -261,6 +263,29 @@ step_xray() {
   echo "$("$ROOT/.cache/bin/xray" version | head -1 | cut -d' ' -f1-2) in .cache/bin"
 }
 
+step_promtools() {
+  # The rule tests and config checks use the same promtool/amtool the lab hosts get from
+  # Debian. The packages are unpacked, not installed: nothing starts on this machine.
+  local bin="$CACHE/bin" debs="$CACHE/debs" pkg tool deb
+  if "$bin/promtool" --version >/dev/null 2>&1 && "$bin/amtool" --version >/dev/null 2>&1; then
+    echo "present ($("$bin/promtool" --version 2>&1 | head -1 | cut -d' ' -f1-3)), skipped"
+    return
+  fi
+  mkdir -p "$bin" "$debs"
+  if [ "$apt_updated" = 0 ]; then apt-get update -qq >&2; apt_updated=1; fi
+  for pkg in prometheus:promtool prometheus-alertmanager:amtool; do
+    tool="${pkg#*:}"
+    pkg="${pkg%%:*}"
+    (cd "$debs" && apt-get download -qq -o APT::Sandbox::User=root "$pkg" >&2)
+    deb=$(ls -t "$debs/${pkg}"_*.deb | head -1)
+    rm -rf "$debs/x" && mkdir -p "$debs/x"
+    dpkg-deb -x "$deb" "$debs/x"
+    install -m 0755 "$debs/x/usr/bin/$tool" "$bin/$tool"
+  done
+  rm -rf "$debs/x"
+  echo "$("$bin/promtool" --version 2>&1 | head -1 | cut -d' ' -f1-3), amtool in .cache/bin"
+}
+
 step_vagrant() {
   # Vagrant from the distribution (2.3.4 on Debian 12) and the docker provider's image.
   local did=""
@@ -274,7 +299,7 @@ step_vagrant() {
   echo "${did}edgerelay/vagrant-debian12 $(lab_image edgerelay/vagrant-debian12:latest images/vagrant-systemd-ssh "$pubkey")"
 }
 
-ALL_STEPS="packages docker venv collections base-image lab-images xray"
+ALL_STEPS="packages docker venv collections base-image lab-images xray promtools"
 STEPS="${*:-$ALL_STEPS}"
 for s in $STEPS; do
   case "$s" in
@@ -285,6 +310,7 @@ for s in $STEPS; do
     base-image) run_step base-image step_base_image ;;
     lab-images) run_step lab-images step_lab_images ;;
     xray) run_step xray step_xray ;;
+    promtools) run_step promtools step_promtools ;;
     vagrant) run_step vagrant step_vagrant ;;
     *) log "unknown step: $s (known: $ALL_STEPS)"; exit 2 ;;
   esac
