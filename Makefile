@@ -12,7 +12,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 
 # Molecule scenarios, in the order `make molecule` runs them.
-SCENARIOS ?= common default scale failover xray
+SCENARIOS ?= common default scale failover xray monitoring
 
 .PHONY: help
 help: ## Show this help
@@ -23,7 +23,7 @@ bootstrap: ## Install/prepare everything (idempotent, offline-capable); prints e
 	@scripts/bootstrap.sh
 
 .PHONY: test
-test: bootstrap lint unit molecule vagrant-test ## Lint, unit tests, every Molecule scenario, the Vagrant docker path
+test: bootstrap lint unit rules-test molecule vagrant-test ## Lint, unit tests, alert rule tests, every Molecule scenario, the Vagrant docker path
 
 .PHONY: lint
 lint: bootstrap ## yamllint, ansible-lint (production profile), ruff
@@ -35,6 +35,10 @@ lint: bootstrap ## yamllint, ansible-lint (production profile), ruff
 .PHONY: unit
 unit: bootstrap ## Unit and property tests of the plugins (pytest + hypothesis)
 	pytest tests/unit
+
+.PHONY: rules-test
+rules-test: bootstrap ## Alert rules (promtool test rules); promtool/amtool checks of the rendered configs and dashboard
+	ansible-playbook tests/prometheus/check.yml
 
 .PHONY: molecule
 molecule: bootstrap ## Every Molecule scenario (converge, idempotence, verify on real containers)
