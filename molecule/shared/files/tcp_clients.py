@@ -80,29 +80,43 @@ def run_bulk(args: argparse.Namespace) -> int:
 
 
 def run_loop(args: argparse.Namespace) -> int:
+    """--count short connections (connect, read the greeting, close) at --rate per second
+    (0: as fast as possible) from --parallel workers; print counts and first-byte times."""
     target = parse_target(args.target)
     interval = 1.0 / args.rate if args.rate > 0 else 0.0
     latencies = []
     backends: Counter = Counter()
     peers: Counter = Counter()
     failures = []
+    lock = threading.Lock()
     started_at = time.time()
     started = time.monotonic()
-    for i in range(args.count):
-        due = started + i * interval
-        delay = due - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        t0 = time.monotonic()
-        try:
-            with socket.create_connection(target, timeout=args.timeout) as sock:
-                sock.settimeout(args.timeout)
-                info = greet(sock)
-            latencies.append(time.monotonic() - t0)
-            backends[info["backend"]] += 1
-            peers[info["peer"]] += 1
-        except OSError as exc:
-            failures.append({"n": i, "at": round(t0 - started, 3), "error": str(exc)})
+
+    def worker(first: int) -> None:
+        for i in range(first, args.count, args.parallel):
+            due = started + i * interval
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            t0 = time.monotonic()
+            try:
+                with socket.create_connection(target, timeout=args.timeout) as sock:
+                    sock.settimeout(args.timeout)
+                    info = greet(sock)
+                with lock:
+                    latencies.append(time.monotonic() - t0)
+                    backends[info["backend"]] += 1
+                    peers[info["peer"]] += 1
+            except OSError as exc:
+                with lock:
+                    failures.append({"n": i, "at": round(t0 - started, 3), "error": str(exc)})
+
+    workers = [threading.Thread(target=worker, args=(w,)) for w in range(args.parallel)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    failures.sort(key=lambda failure: failure["n"])
     summary = {
         "attempts": args.count,
         "failed": len(failures),
@@ -207,6 +221,7 @@ def main() -> int:
         "--rate", type=float, default=40.0, help="connections per second (0: flat out)"
     )
     loop.add_argument("--timeout", type=float, default=5.0)
+    loop.add_argument("--parallel", type=int, default=1, help="concurrent workers")
     bulk = sub.add_parser("bulk")
     bulk.add_argument("--target", required=True)
     bulk.add_argument("--bytes", type=int, default=64 << 20)
