@@ -9,18 +9,22 @@ it sees, i.e. the client's real address when TPROXY works) and then echoes lines
   loop  short connections at a steady rate; each must be greeted within --timeout.
         Prints a JSON summary (attempts, failures, per-backend counts, peers seen,
         connections per second, time to the greeting p50/p99).
+  socks-loop  the same with HTTP GETs to --host through a SOCKS5 proxy (an Xray client),
+        each on a new connection; the lab destination's answer names the address that
+        reached it.
   bulk  one connection that receives --bytes (throughput); prints MB/s.
   hold  opens --count long-lived connections and keeps exchanging echo lines on all of
         them every second until --stop-file appears or --duration passes. Writes its
         state (per connection: backend, alive, time of the last good echo) to
         --state-file once a second.
 
-Bounded in count and time; only ever connects to --target.
+Bounded in count and time; only ever connects to --target (the SOCKS5 proxy asks for --host).
 """
 
 import argparse
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -44,6 +48,62 @@ def greet(sock: socket.socket) -> dict:
     if len(fields) != 5 or fields[0] != "peer" or fields[3] != "backend":
         raise ConnectionError(f"unexpected greeting {line!r}")
     return {"peer": fields[1], "backend": fields[4]}
+
+
+def socks_http_get(proxy: tuple[str, int], host: str, port: int, timeout: float) -> dict:
+    """One HTTP GET through a SOCKS5 proxy (no auth, remote name resolution), on a new
+    connection. The lab destination answers ``peer <ip> host <name>``: the address that
+    reached it (proxy or backend) is returned as the peer."""
+    with socket.create_connection(proxy, timeout=timeout) as sock:
+        sock.settimeout(timeout)
+        sock.sendall(b"\x05\x01\x00")
+        if _recv_exact(sock, 2) != b"\x05\x00":
+            raise ConnectionError("SOCKS5 method refused")
+        name = host.encode()
+        sock.sendall(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + port.to_bytes(2, "big"))
+        head = _recv_exact(sock, 4)
+        if head[1] != 0:
+            raise ConnectionError(f"SOCKS5 connect failed with code {head[1]}")
+        # Bound address and port: IPv4, IPv6 or a name with its length first.
+        if head[3] == 3:
+            _recv_exact(sock, _recv_exact(sock, 1)[0] + 2)
+        else:
+            _recv_exact(sock, (16 if head[3] == 4 else 4) + 2)
+        sock.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+        # Read the headers, then exactly Content-Length bytes, and close (as curl does):
+        # waiting for the proxy to close after the destination did adds Xray's idle timers.
+        response = b""
+        while b"\r\n\r\n" not in response:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise ConnectionError(f"closed in the headers: {response[:80]!r}")
+            response += chunk
+        head, _, body_bytes = response.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        if not length:
+            raise ConnectionError(f"no Content-Length in {head[:80]!r}")
+        while len(body_bytes) < int(length.group(1)):
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise ConnectionError("closed in the body")
+            body_bytes += chunk
+        response = head + b"\r\n\r\n" + body_bytes
+    body = body_bytes.decode(errors="replace").split()
+    if not response.startswith(b"HTTP/1.") or b" 200 " not in response.split(b"\r\n", 1)[0]:
+        raise ConnectionError(f"unexpected response {response[:80]!r}")
+    if len(body) != 4 or body[0] != "peer" or body[2] != "host":
+        raise ConnectionError(f"unexpected body {body!r}")
+    return {"peer": body[1], "backend": body[1]}
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("closed by the SOCKS5 proxy")
+        data += chunk
+    return data
 
 
 def percentile(values: list, fraction: float) -> float:
@@ -83,6 +143,18 @@ def run_loop(args: argparse.Namespace) -> int:
     """--count short connections (connect, read the greeting, close) at --rate per second
     (0: as fast as possible) from --parallel workers; print counts and first-byte times."""
     target = parse_target(args.target)
+    if args.command == "socks-loop":
+
+        def probe() -> dict:
+            return socks_http_get(target, args.host, args.port, args.timeout)
+
+    else:
+
+        def probe() -> dict:
+            with socket.create_connection(target, timeout=args.timeout) as sock:
+                sock.settimeout(args.timeout)
+                return greet(sock)
+
     interval = 1.0 / args.rate if args.rate > 0 else 0.0
     latencies = []
     backends: Counter = Counter()
@@ -100,16 +172,21 @@ def run_loop(args: argparse.Namespace) -> int:
                 time.sleep(delay)
             t0 = time.monotonic()
             try:
-                with socket.create_connection(target, timeout=args.timeout) as sock:
-                    sock.settimeout(args.timeout)
-                    info = greet(sock)
+                info = probe()
                 with lock:
                     latencies.append(time.monotonic() - t0)
                     backends[info["backend"]] += 1
                     peers[info["peer"]] += 1
             except OSError as exc:
                 with lock:
-                    failures.append({"n": i, "at": round(t0 - started, 3), "error": str(exc)})
+                    failures.append(
+                        {
+                            "n": i,
+                            "at": round(t0 - started, 3),
+                            "at_unix": round(started_at + (t0 - started), 3),
+                            "error": str(exc),
+                        }
+                    )
 
     workers = [threading.Thread(target=worker, args=(w,)) for w in range(args.parallel)]
     for thread in workers:
@@ -222,6 +299,14 @@ def main() -> int:
     )
     loop.add_argument("--timeout", type=float, default=5.0)
     loop.add_argument("--parallel", type=int, default=1, help="concurrent workers")
+    socks = sub.add_parser("socks-loop", help="loop of HTTP GETs through a SOCKS5 proxy")
+    socks.add_argument("--target", required=True, help="the SOCKS5 proxy, host:port")
+    socks.add_argument("--host", required=True, help="destination name (resolved remotely)")
+    socks.add_argument("--port", type=int, default=80)
+    socks.add_argument("--count", type=int, default=500)
+    socks.add_argument("--rate", type=float, default=20.0, help="requests per second")
+    socks.add_argument("--timeout", type=float, default=10.0)
+    socks.add_argument("--parallel", type=int, default=1, help="concurrent workers")
     bulk = sub.add_parser("bulk")
     bulk.add_argument("--target", required=True)
     bulk.add_argument("--bytes", type=int, default=64 << 20)
@@ -240,7 +325,7 @@ def main() -> int:
         return run_bulk(args)
     if args.count > 5000 or (args.command == "hold" and args.duration > 3600):
         parser.error("bounded: at most 5000 connections and one hour")
-    return run_loop(args) if args.command == "loop" else run_hold(args)
+    return run_loop(args) if args.command in ("loop", "socks-loop") else run_hold(args)
 
 
 if __name__ == "__main__":
