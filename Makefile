@@ -66,7 +66,9 @@ lab: bootstrap ## Bring up the local lab (systemd host in Docker), deploy, verif
 	ansible-playbook -i lab/inventory.yml lab/up.yml
 	@echo
 	@echo "Lab is up. Link and stats URL are printed above (task 'Print the client links')."
-	@echo "  re-deploy:  ansible-playbook -i lab/inventory.yml playbooks/deploy.yml [--tags scale|config|verify]"
+	@echo "  monitoring: Prometheus http://127.0.0.1:9090  Alertmanager http://127.0.0.1:9093"
+	@echo "              dashboard JSON roles/monitoring/files/grafana/proxy-ha-overview.json"
+	@echo "  re-deploy:  ansible-playbook -i lab/inventory.yml playbooks/deploy.yml [--tags scale|config|monitoring|verify]"
 	@echo "  shell:      docker exec -it edgerelay-lab bash"
 	@echo "  tear down:  make lab-down"
 
