@@ -105,26 +105,42 @@ def address(container: str) -> str:
     return out.strip()
 
 
-def admin(command: str) -> str:
-    return dexec(HOST, f'echo "{command}" | socat stdio {ADMIN}')
+def admin(command: str, host: str = HOST) -> str:
+    return dexec(host, f'echo "{command}" | socat stdio {ADMIN}')
 
 
-def server_states() -> dict[str, str]:
+def server_states(host: str = HOST, backend: str = "mtproxies") -> dict[str, str]:
+    """Status of each server of a backend, from HAProxy's admin socket on host."""
     states = {}
-    for line in admin("show stat").splitlines():
+    for line in admin("show stat", host).splitlines():
         fields = line.split(",")
-        if len(fields) > 17 and fields[0] == "mtproxies" and fields[1].startswith("mtp"):
+        if len(fields) > 17 and fields[0] == backend and fields[1] not in ("FRONTEND", "BACKEND"):
             states[fields[1]] = fields[17]
     return states
 
 
-def wait_states(expected: dict[str, str], timeout: float = 60) -> None:
+def wait_states(
+    expected: dict[str, str], timeout: float = 60, host: str = HOST, backend: str = "mtproxies"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if server_states() == expected:
+        if server_states(host, backend) == expected:
             return
         time.sleep(0.5)
-    raise SystemExit(f"[bench] HAProxy servers never reached {expected}: {server_states()}")
+    raise SystemExit(
+        f"[bench] HAProxy servers never reached {expected}: {server_states(host, backend)}"
+    )
+
+
+def take_file(container: str, path: str, timeout: float = 600) -> str:
+    """Wait until a background job in container has written path; return it and remove it."""
+    deadline = time.monotonic() + timeout
+    while not (out := dexec(container, f"cat {path} 2>/dev/null || true").strip()):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"[bench] {container}:{path} never appeared")
+        time.sleep(0.2)
+    dexec(container, f"rm -f {path}")
+    return out
 
 
 def teardown() -> None:
@@ -319,30 +335,18 @@ def measure_failover(results: dict, target: str, rounds: int, conns: int, rate: 
         stopped_ns, detect_ms = dexec(HOST, stopper, timeout=120).split()
         detections.append(int(detect_ms) / 1000)
         time.sleep(loop_seconds)
-        while True:
-            out = dexec(CLIENT, "cat /root/loop.json 2>/dev/null || true")
-            if out.strip():
-                summary = json.loads(out)
-                break
-            time.sleep(0.5)
+        summary = json.loads(take_file(CLIENT, "/root/loop.json"))
         failed += summary["failed"]
         attempts += summary["attempts"]
         spans += summary["started_at"] < int(stopped_ns) / 1e9 < summary["ended_at"]
         dexec(HOST, "docker start mtproxy2 >/dev/null")
-        dexec(CLIENT, "rm -f /root/loop.json")
     wait_states({"mtp1": "UP", "mtp2": "UP"})
     results["failover"] = (median(detections), max(detections), rounds, failed, attempts, spans)
 
 
-XRAY_PROXY, XRAY_BACKEND, XRAY_CLIENT = "proxy-xray", "vpn1-xray", "client-xray"
-
-
-def xray_backend_state() -> str:
-    out = dexec(XRAY_PROXY, f"echo 'show stat' | socat stdio {ADMIN} | cut -d, -f1,2,18")
-    for line in out.splitlines():
-        if line.startswith(f"foreign-pool,{XRAY_BACKEND},"):
-            return line.split(",")[2]
-    return "missing"
+XRAY_PROXY, XRAY_CLIENT = "proxy-xray", "client-xray"
+# The backend that is stopped, and the one that carries on.
+XRAY_BACKEND, XRAY_OTHER = "vpn1-xray", "vpn2-xray"
 
 
 def measure_xray_failover(results: dict, rounds: int, count: int, rate: int) -> None:
@@ -357,11 +361,7 @@ def measure_xray_failover(results: dict, rounds: int, count: int, rate: int) -> 
     log(f"xray failover: {rounds} rounds of {count} requests at {rate}/s, {XRAY_BACKEND} stopped")
     detections, after, failed, attempts = [], 0, 0, 0
     for _ in range(rounds):
-        deadline = time.monotonic() + 60
-        while xray_backend_state() != "UP":
-            if time.monotonic() > deadline:
-                raise SystemExit(f"[bench] {XRAY_BACKEND} never came UP in the foreign-pool")
-            time.sleep(0.5)
+        wait_states({XRAY_BACKEND: "UP", XRAY_OTHER: "UP"}, host=XRAY_PROXY, backend="foreign-pool")
         run(
             [
                 "docker",
@@ -376,7 +376,6 @@ def measure_xray_failover(results: dict, rounds: int, count: int, rate: int) -> 
         )
         # The watcher runs on the proxy before the stop and notes when HAProxy says DOWN.
         watcher = (
-            "rm -f /root/down.ts; "
             f"until echo 'show stat' | socat stdio {ADMIN} | cut -d, -f1,2,18 "
             f"| grep -qx 'foreign-pool,{XRAY_BACKEND},DOWN'; do sleep 0.01; done; "
             "date +%s.%N > /root/down.tmp; mv /root/down.tmp /root/down.ts"
@@ -384,23 +383,12 @@ def measure_xray_failover(results: dict, rounds: int, count: int, rate: int) -> 
         run(["docker", "exec", "-d", XRAY_PROXY, "bash", "-c", watcher])
         time.sleep(count / rate / 3)
         stopped = float(dexec(XRAY_BACKEND, "date +%s.%N; systemctl stop xray.service").split()[0])
-        deadline = time.monotonic() + 60
-        while not (down_ts := dexec(XRAY_PROXY, "cat /root/down.ts 2>/dev/null || true").strip()):
-            if time.monotonic() > deadline:
-                raise SystemExit(f"[bench] HAProxy never marked {XRAY_BACKEND} DOWN")
-            time.sleep(0.2)
-        down = float(down_ts)
+        down = float(take_file(XRAY_PROXY, "/root/down.ts", timeout=60))
         detections.append(down - stopped)
-        while True:
-            out = dexec(XRAY_CLIENT, "cat /root/xloop.json 2>/dev/null || true")
-            if out.strip():
-                summary = json.loads(out)
-                break
-            time.sleep(0.5)
+        summary = json.loads(take_file(XRAY_CLIENT, "/root/xloop.json"))
         attempts += summary["attempts"]
         failed += summary["failed"]
         after += sum(1 for f in summary["failures"] if f["at_unix"] > down)
-        dexec(XRAY_CLIENT, "rm -f /root/xloop.json")
         dexec(XRAY_BACKEND, "systemctl start xray.service")
     results["xray_failover"] = (
         median(detections),
