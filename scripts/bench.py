@@ -13,6 +13,7 @@ backend, alternating A, B, A, B ...; medians reported):
   throughput        bulk TCP, ratio A/B
   connection rate   short connections per second from 8 concurrent clients, ratio A/B;
                     time to first byte from one sequential client
+  CPU cost          the machine's busy CPU time per GB and per 1000 connections, A and B
   failover          replica stopped during a steady client loop: detection, failed connects
   Xray failover     the Xray proxy node of the `xray` Molecule scenario (proxy, two foreign
                     backends, client, destination): one backend's Xray stopped during a
@@ -269,12 +270,18 @@ def measure_ab(
     wait_states({"mtp1": "UP", "mtp2": "MAINT"})
     tput = {"A": [], "B": []}
     rate = {"A": [], "B": []}
+    # CPU time of the whole machine per unit of work (measured by the client around the
+    # transfer): with both cores busy, the A/B ratio of a rate cannot exceed the B/A ratio
+    # of these costs.
+    cpu_gb = {"A": [], "B": []}
+    cpu_kconn = {"A": [], "B": []}
     p50 = {"A": [], "B": []}
     p99 = {"A": [], "B": []}
     for _ in range(pairs):
         for side, target, box in (("A", via, CLIENT), ("B", direct, DIRECT_CLIENT)):
             bulk = client("bulk", "--target", target, "--bytes", str(bulk_bytes), container=box)
             tput[side].append(bulk["mb_per_s"])
+            cpu_gb[side].append(bulk["machine_busy_s"] / (bulk_bytes / 1e9))
             # Capacity: concurrent clients, flat out.
             busy = client(
                 "loop",
@@ -289,6 +296,7 @@ def measure_ab(
                 container=box,
             )
             rate[side].append(busy["per_second"])
+            cpu_kconn[side].append(busy["machine_busy_s"] / (conns / 1000))
             # Latency: one client, one connection at a time.
             loop = client(
                 "loop", "--target", target, "--count", str(conns // 3), "--rate", "0", container=box
@@ -298,6 +306,8 @@ def measure_ab(
     admin("set server mtproxies/mtp2 state ready")
     wait_states({"mtp1": "UP", "mtp2": "UP"})
     results["throughput"] = (median(tput["A"]), median(tput["B"]), pairs)
+    results["cpu_per_gb"] = (median(cpu_gb["A"]), median(cpu_gb["B"]), pairs)
+    results["cpu_per_kconn"] = (median(cpu_kconn["A"]), median(cpu_kconn["B"]), pairs)
     results["rate"] = (median(rate["A"]), median(rate["B"]), pairs, parallel)
     results["latency"] = (
         median(p50["A"]),
@@ -417,7 +427,7 @@ def measure_mtproxy(results: dict, smoke: bool) -> None:
         via,
         direct,
         pairs=1 if smoke else 7,
-        bulk_bytes=(16 if smoke else 512) << 20,
+        bulk_bytes=(16 if smoke else 1024) << 20,
         conns=300 if smoke else 3000,
         parallel=8,
     )
@@ -484,6 +494,21 @@ def table(results: dict) -> list[tuple[str, str, str, str, str]]:
                 "met" if ratio >= 0.80 else "missed",
             )
         )
+    for key, label, unit in (
+        ("cpu_per_gb", "CPU time per GB (bulk), A vs B", "CPU s/GB"),
+        ("cpu_per_kconn", "CPU time per 1000 connections, A vs B", "CPU s"),
+    ):
+        if key in results:
+            a, b, n = results[key]
+            rows.append(
+                (
+                    label,
+                    f"A {a:.2f}, B {b:.2f} {unit} (B/A {b / a if a else 0:.2f})",
+                    f"n={n} pairs",
+                    "report",
+                    "-",
+                )
+            )
     if "latency" in results:
         a50, a99, b50, b99, n = results["latency"]
         rows.append(
@@ -621,6 +646,9 @@ def main() -> int:
                 "third into a 40/s loop of short connections and starts it again afterwards.",
                 "The connection rate comes from 8 concurrent clients, the time to first byte",
                 "from one client making one connection at a time.",
+                "CPU time is the whole machine's busy time (all cores, every container and the",
+                "kernel) while the client moved the data or made the connections: when both",
+                "cores are busy, the A/B ratio of throughput or rate cannot exceed B/A of it.",
                 "Xray: the proxy node, two foreign backends, a client and a destination of the",
                 "`xray` Molecule scenario; each round stops Xray on one backend a third into a",
                 "20/s loop of HTTP requests through the proxy (new connection each); detection",

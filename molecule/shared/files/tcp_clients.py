@@ -111,6 +111,18 @@ def percentile(values: list, fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine has spent busy so far (all cores; /proc/stat is not
+    namespaced, so this counts the client, the proxy, the backend and the kernel)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return 0.0
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def run_bulk(args: argparse.Namespace) -> int:
     """Receive --bytes through one connection; print seconds and MB/s."""
     target = parse_target(args.target)
@@ -118,6 +130,7 @@ def run_bulk(args: argparse.Namespace) -> int:
         sock.settimeout(args.timeout)
         greet(sock)
         started = time.monotonic()
+        busy_before = machine_busy_seconds()
         sock.sendall(f"bulk {args.bytes}\n".encode())
         view = memoryview(bytearray(1 << 20))
         received = 0
@@ -127,12 +140,14 @@ def run_bulk(args: argparse.Namespace) -> int:
                 break
             received += n
         seconds = time.monotonic() - started
+        busy = machine_busy_seconds() - busy_before
     print(
         json.dumps(
             {
                 "bytes": received,
                 "seconds": round(seconds, 4),
                 "mb_per_s": round(received / seconds / 1e6, 1),
+                "machine_busy_s": round(busy, 3),
             }
         )
     )
@@ -163,6 +178,7 @@ def run_loop(args: argparse.Namespace) -> int:
     lock = threading.Lock()
     started_at = time.time()
     started = time.monotonic()
+    busy_before = machine_busy_seconds()
 
     def worker(first: int) -> None:
         for i in range(first, args.count, args.parallel):
@@ -193,6 +209,7 @@ def run_loop(args: argparse.Namespace) -> int:
         thread.start()
     for thread in workers:
         thread.join()
+    busy = machine_busy_seconds() - busy_before
     failures.sort(key=lambda failure: failure["n"])
     summary = {
         "attempts": args.count,
@@ -206,6 +223,7 @@ def run_loop(args: argparse.Namespace) -> int:
         "per_second": round(args.count / max(time.monotonic() - started, 1e-9), 1),
         "first_byte_ms_p50": round(percentile(latencies, 0.50) * 1000, 3),
         "first_byte_ms_p99": round(percentile(latencies, 0.99) * 1000, 3),
+        "machine_busy_s": round(busy, 3),
     }
     print(json.dumps(summary))
     return 0
