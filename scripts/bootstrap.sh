@@ -60,7 +60,7 @@ apt_install() {
 
 step_packages() {
   local missing=() pkg
-  for pkg in python3 python3-venv python3-pip debootstrap make git iproute2 socat curl ca-certificates; do
+  for pkg in python3 python3-venv python3-pip debootstrap make git iproute2 procps socat curl ca-certificates; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   if [ "${#missing[@]}" -eq 0 ]; then
