@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_routing import (
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_common import (
     DEFAULT_DIRECT_TAG,
-    DEFAULT_DOMAIN_STRATEGY,
     DEFAULT_POOL_TAG,
+)
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_presets import (
+    DEFAULT_DOMAIN_STRATEGY,
     PresetError,
 )
-from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_routing import (
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_presets import (
     preset_routing as render_routing,
 )
 

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_routing import (
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_common import (
     DEFAULT_DIRECT_TAG,
     DEFAULT_POOL_TAG,
+)
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_fail_closed import (
     FailClosedError,
     check_fail_closed,
 )

@@ -1,60 +1,47 @@
 # Copyright: (c) 2026, edgerelay.proxy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Country presets to Xray routing, and the fail-closed check of a full Xray config.
+"""Country presets: their schema, their validation and their Xray routing.
 
 Pure Python, nothing here talks to a host.
 
 A preset (``roles/xray/files/presets/<name>.yml``) lists, in order, what leaves the
 entry node directly; everything else goes to the local HAProxy "foreign-pool".
 ``preset_routing()`` turns one preset into the Xray ``routing`` object: one rule per
-direct entry, in preset order, then an explicit catch-all rule to the pool.
-
-Xray sends traffic that matches no rule to the FIRST outbound, so the entry node
-fails closed only if
-
-* the first outbound is the pool,
-* the last rule is an unconditional catch-all to the pool (no earlier rule matches
-  everything),
-* every rule that can reach a direct (``freedom``) outbound restricts the destination
-  with ``domain`` or ``ip`` entries, none of which matches everything,
-* no balancer falls back to, or is used by a catch-all to reach, a direct outbound.
-
-``check_fail_closed()`` verifies exactly that on a complete config and raises
-FailClosedError naming the offending path (``routing.rules[3]``, ``outbounds[0]``).
+direct entry, in preset order, then an explicit catch-all rule to the pool. The rules
+it renders pass ``xray_fail_closed.check_rules()`` before they are returned.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from ansible_collections.edgerelay.proxy.plugins.module_utils.types import type_name, unknown_keys
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_common import (
+    CATCH_ALL_NETWORK,
+    DEFAULT_DIRECT_TAG,
+    DEFAULT_POOL_TAG,
+    covers_a_family,
+    is_list,
+    matches_everything,
+)
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_fail_closed import check_rules
 
 __all__ = [
-    "CATCH_ALL_NETWORK",
-    "DEFAULT_DIRECT_TAG",
     "DEFAULT_DOMAIN_STRATEGY",
-    "DEFAULT_POOL_TAG",
     "DOMAIN_STRATEGIES",
     "ENTRY_TYPES",
-    "FailClosedError",
+    "GEODATA_FILES",
     "PresetError",
     "catch_all_rule",
-    "check_fail_closed",
-    "check_rules",
     "entry_patterns",
     "preset_routing",
     "validate_preset",
 ]
 
-DEFAULT_DIRECT_TAG = "direct"
-DEFAULT_POOL_TAG = "foreign-pool"
 DEFAULT_DOMAIN_STRATEGY = "IPIfNonMatch"
 DOMAIN_STRATEGIES = ("AsIs", "IPIfNonMatch", "IPOnDemand")
-# Xray refuses a rule without any condition ("this rule has no effective fields"),
-# so the catch-all carries the one condition every connection meets.
-CATCH_ALL_NETWORK = "tcp,udp"
 
 # Preset entry type -> (rule field, Xray prefix). A new preset only combines these.
 ENTRY_TYPES = {
@@ -80,69 +67,12 @@ _GEOIP_RE = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 _LABEL_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
-# Domains a keyword or regular expression is tried on. One that matches all of them
-# matches (practically) every destination and is treated as a catch-all. "a.b" and
-# "c.d" share no letter, so no plain keyword without a dot matches both.
-CATCH_ALL_PROBES = ("example.com", "www.google.com", "xn--80ak6aa92e.com", "a.b", "c.d")
-
-# Rule keys that never narrow which connections a rule matches.
-_NON_CONDITION_KEYS = frozenset(
-    ("type", "outboundTag", "balancerTag", "ruleTag", "domainMatcher", "network")
-)
-# Keys allowed on the final catch-all (inboundTag scopes it; traffic of other inbounds
-# still falls through to the first outbound, the pool).
-_CATCH_ALL_KEYS = _NON_CONDITION_KEYS | {"inboundTag"}
-# Only these restrict the destination; port, protocol, network or source alone
-# would send whole classes of traffic out directly.
-_DESTINATION_KEYS = ("domain", "domains", "ip")
-_KNOWN_RULE_KEYS = _NON_CONDITION_KEYS | {
-    "domain",
-    "domains",
-    "ip",
-    "port",
-    "sourcePort",
-    "source",
-    "sourceIP",
-    "user",
-    "inboundTag",
-    "protocol",
-    "attrs",
-    "localIP",
-    "localPort",
-    "vlessRoute",
-    "process",
-}
-
 
 class PresetError(ValueError):
     """A preset or a preset_routing() argument is invalid; the message says where."""
 
 
-class FailClosedError(ValueError):
-    """An Xray config would let traffic out directly by default.
-
-    ``path`` locates the problem (``outbounds[0]``, ``routing.rules[3]``);
-    ``str(error)`` is ``"<path>: <message>"``.
-    """
-
-    def __init__(self, path, message):
-        self.path = path
-        self.message = message
-        super().__init__(f"{path}: {message}")
-
-
-def _is_list(value):
-    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
-
-
 # --------------------------------------------------------------------------- values
-
-
-def _matches_everything(pattern, kind):
-    """True if a keyword / regular expression matches every probe domain."""
-    if kind == "keyword":
-        return all(pattern in probe for probe in CATCH_ALL_PROBES)
-    return all(re.search(pattern, probe) for probe in CATCH_ALL_PROBES)
 
 
 def _idna_hint(text):
@@ -195,7 +125,7 @@ def _check_keyword(text):
     keyword = text.lower()
     if any(char.isspace() for char in keyword):
         raise ValueError(f"{text!r} contains whitespace")
-    if _matches_everything(keyword, "keyword"):
+    if matches_everything(keyword, "keyword"):
         raise ValueError(f"keyword {text!r} matches every domain; it would be a catch-all")
     return keyword
 
@@ -205,7 +135,7 @@ def _check_regex(text):
         re.compile(text)
     except re.error as exc:
         raise ValueError(f"{text!r} is not a valid regular expression: {exc}") from None
-    if _matches_everything(text, "regex"):
+    if matches_everything(text, "regex"):
         raise ValueError(
             f"regular expression {text!r} matches every domain; it would be a catch-all"
         )
@@ -235,16 +165,6 @@ _VALUE_CHECKS = {
     "geoip": _check_geoip,
     "ip_cidr": _check_cidr,
 }
-
-
-def _covers_a_family(networks):
-    """True if the networks together cover all of IPv4 or all of IPv6."""
-    for version in (4, 6):
-        family = [net for net in networks if net.version == version]
-        if any(net.prefixlen == 0 for net in ipaddress.collapse_addresses(family)):
-            return True
-    return False
-
 
 # --------------------------------------------------------------------------- presets
 
@@ -314,7 +234,7 @@ def _check_entry(entry, where):
         raw_values = [entry["value"]]
     else:
         raw_values = entry["values"]
-        if not _is_list(raw_values) or not raw_values:
+        if not is_list(raw_values) or not raw_values:
             raise PresetError(f"{where}: values must be a non-empty list")
     if "comment" in entry and not isinstance(entry["comment"], str):
         raise PresetError(f"{where}: comment must be a string")
@@ -333,7 +253,7 @@ def _check_entry(entry, where):
         if value in values:
             raise PresetError(f"{where}: {raw!r} is listed twice")
         values.append(value)
-    if kind == "ip_cidr" and _covers_a_family([ipaddress.ip_network(v) for v in values]):
+    if kind == "ip_cidr" and covers_a_family([ipaddress.ip_network(v) for v in values]):
         raise PresetError(f"{where}: the networks together cover every address (catch-all)")
     return {"type": kind, "values": values}
 
@@ -367,7 +287,7 @@ def validate_preset(preset, name=None):
             f"{label}: direct is required (an empty list sends everything to the pool)"
         )
     direct = preset["direct"]
-    if not _is_list(direct):
+    if not is_list(direct):
         raise PresetError(f"{label}: direct must be a list, got {type_name(direct)}")
     entries = [
         _check_entry(entry, f"{label} direct[{index}]") for index, entry in enumerate(direct)
@@ -405,7 +325,7 @@ def _check_inbound_tags(inbound_tags):
         return []
     if isinstance(inbound_tags, str):
         inbound_tags = [inbound_tags]
-    if not _is_list(inbound_tags):
+    if not is_list(inbound_tags):
         raise PresetError(f"inbound_tags: must be a list of tags, got {type_name(inbound_tags)}")
     tags = [_check_tag(tag, "inbound_tags") for tag in inbound_tags]
     if len(set(tags)) != len(tags):
@@ -467,233 +387,3 @@ def preset_routing(
     # Belt and braces: the rendered rules pass the same check as a full config.
     check_rules(rules, pool_tag, {direct_tag})
     return {"domainStrategy": str(domain_strategy), "rules": rules}
-
-
-# --------------------------------------------------------------------------- fail-closed
-
-
-def _as_list(value):
-    """Xray accepts a string or a list for most rule fields; return a list."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",")] if value else []
-    if _is_list(value):
-        return list(value)
-    return [value]
-
-
-def _networks(value):
-    return {str(item).strip().lower() for item in _as_list(value)}
-
-
-def _covers_tcp_and_udp(rule):
-    return "network" not in rule or {"tcp", "udp"} <= _networks(rule["network"])
-
-
-def _present_keys(rule):
-    """Keys of ``rule`` with a non-empty value."""
-    return {key for key, value in rule.items() if value not in (None, "", [], {})}
-
-
-def _is_unconditional(rule):
-    """Matches every connection of every inbound."""
-    return _present_keys(rule) <= _NON_CONDITION_KEYS and _covers_tcp_and_udp(rule)
-
-
-def _is_final_catch_all(rule):
-    """Matches every connection (of the listed inbounds, if any)."""
-    return _present_keys(rule) <= _CATCH_ALL_KEYS and _covers_tcp_and_udp(rule)
-
-
-def _domain_catch_all(pattern):
-    """Why a domain pattern would send every destination, or None."""
-    text = str(pattern)
-    prefix, _, rest = text.partition(":")
-    if prefix in ("regexp",):
-        try:
-            catch_all = _matches_everything(rest, "regex")
-        except re.error:
-            return None  # Xray refuses to start on it: fails closed.
-        return f"regular expression {rest!r} matches every domain" if catch_all else None
-    if prefix in ("domain", "full", "geosite", "ext", "keyword") and rest == "":
-        return f"{text!r} has an empty value"
-    if prefix == "keyword" or ":" not in text:
-        keyword = rest if prefix == "keyword" else text
-        if _matches_everything(keyword.lower(), "keyword"):
-            return f"keyword {keyword!r} matches every domain"
-    return None
-
-
-def _ip_catch_all(pattern, literals):
-    """Why an ip pattern would send every destination, or None; collects literals."""
-    text = str(pattern).strip()
-    lowered = text.lower()
-    if lowered.startswith("geoip:!"):
-        return f"{text!r} is negated and matches everything outside the list"
-    if lowered.startswith(("geoip:", "ext:", "ext-ip:")):
-        return None
-    try:
-        network = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return None  # Xray refuses to start on it: fails closed.
-    if network.prefixlen == 0:
-        return f"{text!r} covers every address"
-    literals.append(network)
-    return None
-
-
-def _rule_targets(rule, balancers):
-    """Outbound tags a rule can send to (balancer selections and fallback included)."""
-    if rule.get("outboundTag"):
-        return {str(rule["outboundTag"])}
-    balancer = balancers.get(str(rule.get("balancerTag")))
-    return set(balancer) if balancer is not None else set()
-
-
-def _check_direct_destination(rule, where, targets, literals):
-    keys = _present_keys(rule)
-    destination = [key for key in _DESTINATION_KEYS if key in keys]
-    direct = ", ".join(repr(tag) for tag in sorted(targets))
-    if not destination:
-        ignored = sorted(str(key) for key in keys - _KNOWN_RULE_KEYS)
-        hint = f" (keys Xray does not know and ignores: {', '.join(ignored)})" if ignored else ""
-        raise FailClosedError(
-            where,
-            f"sends traffic to direct outbound {direct} without a destination condition "
-            f"(domain or ip); that is a catch-all to direct{hint}",
-        )
-    for key in destination:
-        for index, pattern in enumerate(_as_list(rule[key])):
-            is_ip = key == "ip"
-            reason = _ip_catch_all(pattern, literals) if is_ip else _domain_catch_all(pattern)
-            if reason:
-                raise FailClosedError(
-                    f"{where}.{key}[{index}]",
-                    f"{reason}; it would send all traffic to direct outbound {direct}",
-                )
-
-
-def check_rules(
-    rules, pool_tag=DEFAULT_POOL_TAG, direct_tags=(DEFAULT_DIRECT_TAG,), balancers=None
-):
-    """Check a routing rule list for fail-closed order; raise FailClosedError.
-
-    ``direct_tags`` are the outbound tags that egress directly; ``balancers`` maps a
-    balancer tag to the set of outbound tags it can pick (fallback included).
-    """
-    balancers = balancers or {}
-    direct_tags = set(direct_tags)
-    if not _is_list(rules) or not rules:
-        raise FailClosedError(
-            "routing.rules",
-            f"must be a non-empty list ending with the catch-all to {pool_tag!r}",
-        )
-    literals = []
-    last = len(rules) - 1
-    for index, rule in enumerate(rules):
-        where = f"routing.rules[{index}]"
-        if not isinstance(rule, Mapping):
-            raise FailClosedError(where, f"must be a mapping, got {type_name(rule)}")
-        if rule.get("type", "field") != "field":
-            raise FailClosedError(where, f"type must be 'field', got {rule.get('type')!r}")
-        targets = _rule_targets(rule, balancers)
-        reached = targets & direct_tags
-        if reached:
-            _check_direct_destination(rule, where, reached, literals)
-        if index < last and _is_unconditional(rule):
-            raise FailClosedError(
-                where,
-                f"matches all traffic, so the rules after it are never used; only the last "
-                f"rule may be the catch-all to {pool_tag!r}",
-            )
-    if _covers_a_family(literals):
-        raise FailClosedError(
-            "routing.rules",
-            "the ip networks sent to direct outbounds together cover every address",
-        )
-    final = rules[last]
-    where = f"routing.rules[{last}]"
-    if not _is_final_catch_all(final) or "network" not in final:
-        raise FailClosedError(
-            where,
-            f"the last rule must be the explicit catch-all "
-            f"{{'type': 'field', 'network': '{CATCH_ALL_NETWORK}', 'outboundTag': "
-            f"'{pool_tag}'}}, got {dict(final)!r}",
-        )
-    if final.get("outboundTag") != pool_tag or final.get("balancerTag"):
-        raise FailClosedError(
-            where,
-            f"the catch-all must send to outboundTag {pool_tag!r}, "
-            f"not {final.get('outboundTag') or final.get('balancerTag')!r}",
-        )
-
-
-def _balancer_targets(balancers_config, outbound_tags, direct_tags):
-    """Map balancer tag -> outbound tags it may select; reject direct fallbacks."""
-    balancers = {}
-    for index, balancer in enumerate(_as_list(balancers_config)):
-        where = f"routing.balancers[{index}]"
-        if not isinstance(balancer, Mapping):
-            raise FailClosedError(where, f"must be a mapping, got {type_name(balancer)}")
-        fallback = balancer.get("fallbackTag")
-        if fallback in direct_tags:
-            raise FailClosedError(
-                f"{where}.fallbackTag",
-                f"falls back to direct outbound {fallback!r}; fall back to the pool or a "
-                "blackhole instead",
-            )
-        selectors = [str(item) for item in _as_list(balancer.get("selector"))]
-        chosen = {tag for tag in outbound_tags if any(tag.startswith(s) for s in selectors)}
-        if fallback:
-            chosen.add(str(fallback))
-        balancers[str(balancer.get("tag"))] = chosen
-    return balancers
-
-
-def check_fail_closed(config, pool_tag=DEFAULT_POOL_TAG, direct_tag=DEFAULT_DIRECT_TAG):
-    """Validate that a complete Xray config fails closed; raise FailClosedError.
-
-    Direct outbounds are ``direct_tag`` and every outbound with protocol ``freedom``.
-    See the module docstring for the properties checked. Returns None.
-    """
-    if not isinstance(config, Mapping):
-        raise FailClosedError("config", f"must be a mapping, got {type_name(config)}")
-    outbounds = config.get("outbounds")
-    if not _is_list(outbounds) or not outbounds:
-        raise FailClosedError(
-            "outbounds", f"must be a non-empty list starting with the pool {pool_tag!r}"
-        )
-    tags = []
-    protocols = {}
-    for index, outbound in enumerate(outbounds):
-        if not isinstance(outbound, Mapping):
-            raise FailClosedError(f"outbounds[{index}]", "must be a mapping")
-        tag = outbound.get("tag")
-        if tag and tag in tags:
-            raise FailClosedError(f"outbounds[{index}]", f"tag {tag!r} is used twice")
-        tags.append(tag)
-        protocols[tag] = outbound.get("protocol")
-    direct_tags = {str(direct_tag)} | {
-        str(tag) for tag, protocol in protocols.items() if protocol == "freedom" and tag
-    }
-    if tags[0] != pool_tag:
-        raise FailClosedError(
-            "outbounds[0]",
-            f"is {tags[0]!r}; Xray sends unmatched traffic to the first outbound, so it "
-            f"must be the pool {pool_tag!r}",
-        )
-    if protocols[pool_tag] == "freedom":
-        raise FailClosedError(
-            "outbounds[0]",
-            f"the pool {pool_tag!r} uses protocol freedom, which egresses directly",
-        )
-    routing = config.get("routing")
-    if not isinstance(routing, Mapping):
-        raise FailClosedError(
-            "routing", f"is required and must end with the catch-all to {pool_tag!r}"
-        )
-    balancers = _balancer_targets(
-        routing.get("balancers"), [str(tag) for tag in tags if tag], direct_tags
-    )
-    check_rules(routing.get("rules"), pool_tag, direct_tags, balancers)

@@ -1,0 +1,159 @@
+# Copyright: (c) 2026, edgerelay.proxy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Hypothesis strategies and small builders shared by the Xray tests of this directory.
+
+Not a test module (no ``test_`` prefix); the test modules next to it import it by name.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from pathlib import Path
+
+import yaml
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_presets import ENTRY_TYPES
+from hypothesis import settings
+from hypothesis import strategies as st
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+PRESETS_DIR = REPO_ROOT / "roles" / "xray" / "files" / "presets"
+
+GEODATA = {
+    "geosite": {"url": "https://example.org/geosite.dat", "sha256": "a" * 64},
+    "geoip": {"url": "https://example.org/geoip.dat", "sha256_url": "https://example.org/s"},
+}
+
+# Properties on top of the main one reuse its generator; fewer examples keep the suite fast.
+FEWER = settings(max_examples=60)
+
+
+def shipped_presets():
+    return {path.stem: yaml.safe_load(path.read_text()) for path in PRESETS_DIR.glob("*.yml")}
+
+
+def preset(*entries, name="test", geodata=GEODATA):
+    document = {"name": name, "direct": list(entries)}
+    if geodata is not None:
+        document["geodata"] = geodata
+    return document
+
+
+def outbounds(*tags):
+    protocols = {"foreign-pool": "vless", "direct": "freedom", "block": "blackhole"}
+    return [{"tag": tag, "protocol": protocols.get(tag, "vless")} for tag in tags]
+
+
+def config_for(routing, order=("foreign-pool", "direct", "block")):
+    return {"outbounds": outbounds(*order), "routing": routing}
+
+
+def entry_values(entry):
+    return entry["values"] if "values" in entry else [entry["value"]]
+
+
+# --------------------------------------------------------------------------- presets
+
+# Built from sampled characters rather than st.from_regex(), which is much slower to draw.
+_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+_CHAR = st.sampled_from(_ALNUM)
+
+
+def _word(alphabet=_ALNUM + "-", max_size=8):
+    """A letter or digit, then up to ``max_size`` characters of ``alphabet``."""
+    return st.builds(lambda first, rest: first + rest, _CHAR, st.text(alphabet, max_size=max_size))
+
+
+_LABEL = st.one_of(_CHAR, st.builds(lambda word, last: word + last, _word(), _CHAR))
+DOMAINS = st.lists(_LABEL, min_size=1, max_size=3).map(".".join)
+_IPV4 = st.builds(
+    lambda address, prefix: str(ipaddress.ip_network(f"{address}/{prefix}", strict=False)),
+    st.ip_addresses(v=4),
+    st.integers(8, 32),
+)
+_IPV6 = st.builds(
+    lambda address, prefix: str(ipaddress.ip_network(f"{address}/{prefix}", strict=False)),
+    st.ip_addresses(v=6),
+    st.integers(16, 128),
+)
+VALUES = {
+    "geosite": st.builds(
+        lambda name, attribute: name + (f"@{attribute}" if attribute else ""),
+        _word(),
+        st.text("abcdefghijklmnopqrstuvwxyz", max_size=4),
+    ),
+    "geoip": _word(),
+    "domain_suffix": DOMAINS,
+    "domain_full": DOMAINS,
+    # No dot: cannot be a substring of both "a.b" and "c.d" (see CATCH_ALL_PROBES).
+    "domain_keyword": st.text(_ALNUM + "-", min_size=1, max_size=10),
+    "domain_regex": DOMAINS.map(lambda domain: re.escape(domain) + "$"),
+    "ip_cidr": st.one_of(_IPV4, _IPV6),
+}
+
+
+@st.composite
+def entries(draw):
+    kind = draw(st.sampled_from(sorted(ENTRY_TYPES)))
+    values = draw(st.lists(VALUES[kind], min_size=1, max_size=4, unique=True))
+    if len(values) == 1 and draw(st.booleans()):
+        return {"type": kind, "value": values[0]}
+    return {"type": kind, "values": values}
+
+
+PRESET_NAMES = _word(_ALNUM + "_-")
+TAGS = _word()
+
+
+@st.composite
+def presets(draw):
+    """``(name, preset)`` with up to 8 valid direct entries of any type."""
+    name = draw(PRESET_NAMES)
+    return name, preset(*draw(st.lists(entries(), max_size=8)), name=name)
+
+
+# --------------------------------------------------------------------------- node inputs
+
+_HEX = "0123456789abcdef"
+UUIDS = st.builds(lambda value: str(uuid.UUID(int=value)), st.integers(0, 2**128 - 1))
+# Safe names: printable ASCII without whitespace (Xray emails are free-form names).
+EMAILS = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=24)
+PORTS = st.integers(1, 65535)
+SHORT_IDS = st.integers(0, 8).flatmap(
+    lambda size: st.text(_HEX, min_size=2 * size, max_size=2 * size)
+)
+# 43 characters of URL-safe base64, the shape of an X25519 key as `xray x25519` prints it.
+KEYS = st.text(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", min_size=43, max_size=43
+)
+
+
+@st.composite
+def user_lists(draw, max_size=6):
+    """Xray users: distinct ids and distinct emails (ignoring case)."""
+    ids = draw(st.lists(UUIDS, max_size=max_size, unique=True))
+    emails = draw(st.lists(EMAILS, min_size=len(ids), max_size=len(ids), unique_by=str.lower))
+    return [{"id": user_id, "email": email} for user_id, email in zip(ids, emails, strict=True)]
+
+
+@st.composite
+def identities(draw):
+    """A relay identity as the relay_identity action returns it (keys not derived)."""
+    return {
+        "uuid": draw(UUIDS),
+        "private_key": draw(KEYS),
+        "public_key": draw(KEYS),
+        "short_id": draw(SHORT_IDS),
+    }
+
+
+@st.composite
+def reality_servers(draw):
+    """The ``public.reality`` input: target, server names, key, short id."""
+    return {
+        "target": f"{draw(DOMAINS)}:{draw(PORTS)}",
+        "server_names": draw(st.lists(DOMAINS, min_size=1, max_size=3)),
+        "private_key": draw(KEYS),
+        "short_id": draw(SHORT_IDS),
+    }
