@@ -8,6 +8,10 @@ domain, or IP networks that together cover all of IPv4 or all of IPv6. The prese
 renderer (``xray_presets``) rejects such entries; the fail-closed checker
 (``xray_fail_closed``) rejects such rules to a direct outbound.
 
+Also what no string of a rendered config may contain: control characters and line
+breaks (``control_character()``), checked by the preset renderer and the config
+builder (``xray_config``).
+
 Pure Python, nothing here talks to a host.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Sequence
 
 __all__ = [
@@ -22,6 +27,7 @@ __all__ = [
     "CATCH_ALL_PROBES",
     "DEFAULT_DIRECT_TAG",
     "DEFAULT_POOL_TAG",
+    "control_character",
     "covers_a_family",
     "is_list",
     "matches_everything",
@@ -62,3 +68,16 @@ def covers_a_family(networks):
         if any(net.prefixlen == 0 for net in ipaddress.collapse_addresses(family)):
             return True
     return False
+
+
+# Cc: C0 and C1 controls (newline, tab, NUL, DEL, NEL...); Zl, Zp: the Unicode line and
+# paragraph separators.
+_CONTROL_CATEGORIES = frozenset(("Cc", "Zl", "Zp"))
+
+
+def control_character(text):
+    """The first control character or line break in ``text`` (``repr`` form), or None."""
+    for char in text:
+        if unicodedata.category(char) in _CONTROL_CATEGORIES:
+            return repr(char)
+    return None

@@ -22,6 +22,7 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_common import
     CATCH_ALL_NETWORK,
     DEFAULT_DIRECT_TAG,
     DEFAULT_POOL_TAG,
+    control_character,
     covers_a_family,
     is_list,
     matches_everything,
@@ -246,6 +247,11 @@ def _check_entry(entry, where):
             )
         if raw != raw.strip():
             raise PresetError(f"{where}: {raw!r} has leading or trailing whitespace")
+        control = control_character(raw)
+        if control:
+            raise PresetError(
+                f"{where}: {raw!r} contains the control character or line break {control}"
+            )
         try:
             value = _VALUE_CHECKS[kind](str(raw))
         except ValueError as exc:

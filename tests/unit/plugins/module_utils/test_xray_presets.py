@@ -166,6 +166,18 @@ def test_empty_direct_list_sends_everything_to_the_pool():
         ({"type": "domain_suffix"}, "exactly one of value and values"),
         ({"type": "domain_keyword", "value": "."}, "matches every domain"),
         ({"type": "domain_keyword", "value": "a b"}, "contains whitespace"),
+        (
+            {"type": "domain_keyword", "value": "ab\x00c"},
+            "'ab\\x00c' contains the control character or line break '\\x00'",
+        ),
+        (
+            {"type": "domain_regex", "value": "a\nb"},
+            "contains the control character or line break '\\n'",
+        ),
+        (
+            {"type": "domain_regex", "values": ["x", "a\u2028b"]},
+            "contains the control character or line break '\\u2028'",
+        ),
         ({"type": "domain_regex", "value": ".*"}, "matches every domain"),
         ({"type": "domain_regex", "value": "(unclosed"}, "not a valid regular expression"),
         ({"type": "ip_cidr", "value": "0.0.0.0/0"}, "covers every address"),
