@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import re
 from collections.abc import Mapping
 
@@ -23,10 +24,14 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.types import type_
 __all__ = [
     "BALANCE_ALGORITHMS",
     "DEFAULT_REPLICAS_MAX",
+    "NAME_PREFIX",
+    "SERVER_PREFIX",
     "PlanError",
+    "haproxy_servers",
     "network_gateway",
     "replica_plan",
     "validate",
+    "weak_secret_reason",
 ]
 
 DEFAULT_REPLICAS_MAX = 64
@@ -45,6 +50,12 @@ PARAMETERS = (
     "haproxy_stats_port",
     "haproxy_balance_algorithm",
 )
+# Checked when given; the haproxy role's argument spec checks it in a deployment.
+OPTIONAL_PARAMETERS = ("mtproxy_replicas_max", "haproxy_balance_algorithm")
+
+# Names of replica i: container f"{NAME_PREFIX}{i}", HAProxy server f"{SERVER_PREFIX}{i}".
+NAME_PREFIX = "mtproxy"
+SERVER_PREFIX = "mtp"
 
 _PORT_MIN = 1
 _PORT_MAX = 65535
@@ -64,7 +75,17 @@ _UNUSABLE_RANGES = (
     (netaddr.IPNetwork("240.0.0.0/4"), "the reserved range 240.0.0.0/4"),
 )
 
-_SECRET_HINT = "generate one with `openssl rand -hex 16`"
+_SECRET_HINT = (
+    "leave mtproxy_secret empty to have one generated on the controller, "
+    "or generate one with `openssl rand -hex 16`"
+)
+# A random 32-hex secret uses fewer than 7 distinct digits with probability ~2e-10, repeats
+# a pattern of at most 16 characters with probability ~1e-19, and steps to the same or a
+# neighbouring digit in 24 of its 31 steps with probability ~1e-13: such a value was typed
+# or copied by a human, not generated.
+_MIN_DISTINCT_DIGITS = 7
+_MAX_PATTERN_PERIOD = 16
+_MAX_SEQUENTIAL_STEPS = 23
 
 
 class PlanError(ValueError):
@@ -210,7 +231,12 @@ def network_gateway(subnet):
 
 
 def replica_plan(
-    replicas, base_port, subnet, name_prefix="mtproxy", server_prefix="mtp", container_port=443
+    replicas,
+    base_port,
+    subnet,
+    name_prefix=NAME_PREFIX,
+    server_prefix=SERVER_PREFIX,
+    container_port=443,
 ):
     """Return one dict per replica, in order, describing where it lives.
 
@@ -277,8 +303,10 @@ def _check_secret(value):
         raise PlanError(variable, f"is empty; {_SECRET_HINT}")
     lowered = value.lower()
     if len(lowered) == 32 and _is_hex(lowered):
+        _check_strength(lowered, variable)
         return lowered, lowered, "plain"
     if len(lowered) == 34 and lowered.startswith("dd") and _is_hex(lowered):
+        _check_strength(lowered[2:], variable)
         return lowered[2:], lowered, "dd"
     if (lowered.startswith("ee") and len(lowered) >= 34) or _looks_like_base64_faketls(value):
         raise PlanError(
@@ -304,6 +332,37 @@ def _check_secret(value):
     )
 
 
+def weak_secret_reason(core):
+    """Why a 32-hex secret core is well-known or guessable, or None. Never quotes it."""
+    digits = core.lower()
+    distinct = len(set(digits))
+    if distinct == 1:
+        return "it is one digit repeated"
+    for period in range(1, _MAX_PATTERN_PERIOD + 1):
+        if len(digits) > period and all(
+            digits[i] == digits[i - period] for i in range(period, len(digits))
+        ):
+            return f"it repeats a pattern of {period} characters"
+    if distinct < _MIN_DISTINCT_DIGITS:
+        return f"it uses only {distinct} different hexadecimal digits"
+    steps = sum(
+        1 for a, b in itertools.pairwise(digits) if (int(b, 16) - int(a, 16)) % 16 in (0, 1, 15)
+    )
+    if steps > _MAX_SEQUENTIAL_STEPS:
+        return "its digits mostly repeat or count up or down"
+    return None
+
+
+def _check_strength(core, variable):
+    reason = weak_secret_reason(core)
+    if reason:
+        raise PlanError(
+            variable,
+            f"is a well-known or guessable value ({reason}); anyone could connect with it. "
+            f"{_SECRET_HINT[0].upper()}{_SECRET_HINT[1:]}",
+        )
+
+
 def _replica_label(index):
     offset = "mtproxy_base_port" if index == 1 else f"mtproxy_base_port + {index - 1}"
     return f"replica port of mtproxy{index} ({offset})"
@@ -313,10 +372,12 @@ def validate(params):
     """Validate the deployment variables and return the derived plan.
 
     ``params`` maps the Ansible variable names (see ``PARAMETERS``) to values;
-    ``mtproxy_replicas_max`` defaults to 64, every other key is required.
+    ``mtproxy_replicas_max`` defaults to 64, ``haproxy_balance_algorithm`` is checked
+    only when given, every other key is required.
     Raises PlanError naming the offending variable. Returns::
 
-        {"plan": [...replica_plan() output...], "gateway": "10.250.0.1",
+        {"replicas": [...replica_plan() output...], "gateway": "10.250.0.1",
+         "name_prefix": "mtproxy", "server_prefix": "mtp",
          "server_secret": "<32 lowercase hex>", "client_secret": "<as given, lowercase>",
          "secret_mode": "plain" | "dd"}
     """
@@ -331,7 +392,7 @@ def validate(params):
     if values.get("mtproxy_replicas_max") is None:
         values["mtproxy_replicas_max"] = DEFAULT_REPLICAS_MAX
     for name in PARAMETERS:
-        if values.get(name) is None:
+        if values.get(name) is None and name not in OPTIONAL_PARAMETERS:
             raise PlanError(name, "is required")
 
     server_secret, client_secret, secret_mode = _check_secret(values["mtproxy_secret"])
@@ -365,8 +426,10 @@ def validate(params):
     network = _parse_subnet(values["mtproxy_network_subnet"], "mtproxy_network_subnet")
     _check_capacity(network, replicas, "mtproxy_network_subnet")
 
-    algorithm = values["haproxy_balance_algorithm"]
-    if not isinstance(algorithm, str) or algorithm not in BALANCE_ALGORITHMS:
+    algorithm = values.get("haproxy_balance_algorithm")
+    if algorithm is not None and (
+        not isinstance(algorithm, str) or algorithm not in BALANCE_ALGORITHMS
+    ):
         raise PlanError(
             "haproxy_balance_algorithm",
             f"must be one of {', '.join(BALANCE_ALGORITHMS)} (HAProxy TCP-mode algorithms), "
@@ -374,9 +437,49 @@ def validate(params):
         )
 
     return {
-        "plan": replica_plan(replicas, base_port, str(network.cidr)),
+        "replicas": replica_plan(replicas, base_port, str(network.cidr)),
         "gateway": network_gateway(str(network.cidr)),
+        "name_prefix": NAME_PREFIX,
+        "server_prefix": SERVER_PREFIX,
         "server_secret": server_secret,
         "client_secret": client_secret,
         "secret_mode": secret_mode,
     }
+
+
+def haproxy_servers(replicas, transparent, local_address="127.0.0.1"):
+    """Map the replica plan to the haproxy role's server shape ``[{name, address, port}]``.
+
+    With ``transparent`` (TPROXY on) HAProxy connects to each replica's bridge address and
+    container port, with the client's address as source; without it, to the replica's
+    published port on ``local_address``. Raises PlanError naming the offending argument.
+    """
+    if not isinstance(transparent, bool):
+        raise PlanError("tproxy_enabled", f"must be a boolean, got {type_name(transparent)}")
+    if isinstance(replicas, (str, bytes)) or not isinstance(replicas, (list, tuple)):
+        raise PlanError("replicas", f"must be the replica plan (a list), got {type_name(replicas)}")
+    if not transparent:
+        try:
+            address = netaddr.IPAddress(str(local_address), 4)
+        except (netaddr.AddrFormatError, ValueError, TypeError):
+            raise PlanError(
+                "local_address", f"must be an IPv4 address, got {local_address!r}"
+            ) from None
+    servers = []
+    for index, replica in enumerate(replicas):
+        if not isinstance(replica, Mapping) or not {
+            "server",
+            "address",
+            "host_port",
+            "container_port",
+        } <= set(replica):
+            raise PlanError(
+                f"replicas[{index}]",
+                "must be a replica of the plan (keys server, address, host_port, container_port)",
+            )
+        if transparent:
+            target = (str(replica["address"]), _check_port(replica["container_port"], "port"))
+        else:
+            target = (str(address), _check_port(replica["host_port"], "port"))
+        servers.append({"name": str(replica["server"]), "address": target[0], "port": target[1]})
+    return servers
