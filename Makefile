@@ -23,7 +23,7 @@ bootstrap: ## Install/prepare everything (idempotent, offline-capable); prints e
 	@scripts/bootstrap.sh
 
 .PHONY: test
-test: bootstrap lint unit rules-test molecule vagrant-test ## Lint, unit tests, alert rule tests, every Molecule scenario, the Vagrant docker path
+test: bootstrap lint unit integration rules-test molecule vagrant-test ## Lint, unit and integration tests, alert rule tests, every Molecule scenario, the Vagrant docker path
 
 .PHONY: lint
 lint: bootstrap ## yamllint, ansible-lint (production profile), ruff
@@ -33,8 +33,12 @@ lint: bootstrap ## yamllint, ansible-lint (production profile), ruff
 	ruff format --check plugins tests scripts images molecule
 
 .PHONY: unit
-unit: bootstrap ## Unit and property tests of the plugins (pytest + hypothesis)
+unit: bootstrap ## Unit and property tests of the plugins, in process (pytest + hypothesis)
 	pytest tests/unit
+
+.PHONY: integration
+integration: bootstrap ## Plugins through real ansible-playbook runs, the galaxy build, geodata with a real Xray
+	pytest tests/integration
 
 .PHONY: rules-test
 rules-test: bootstrap ## Alert rules (promtool test rules); promtool/amtool checks of the rendered configs and dashboard

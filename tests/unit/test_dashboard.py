@@ -4,23 +4,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO_ROOT, load_module
+
 DASHBOARD = REPO_ROOT / "roles" / "monitoring" / "files" / "grafana" / "proxy-ha-overview.json"
 RULES = REPO_ROOT / "roles" / "monitoring" / "templates" / "edgerelay.rules.yml.j2"
 
-_spec = importlib.util.spec_from_file_location(
-    "dashboard_queries", REPO_ROOT / "tests/prometheus/dashboard_queries.py"
-)
-dq = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(dq)
+dq = load_module("tests/prometheus/dashboard_queries.py")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO_ROOT
+
 ROLES_DIR = REPO_ROOT / "roles"
 ROLES = sorted(path.name for path in ROLES_DIR.iterdir() if path.is_dir())
 

@@ -16,7 +16,8 @@ import jinja2
 import pytest
 from ansible.plugins.filter.core import regex_replace
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO_ROOT
+
 TEMPLATE = REPO_ROOT / "roles" / "tproxy" / "templates" / "edgerelay-tproxy.sh.j2"
 
 pytestmark = pytest.mark.skipif(shutil.which("sysctl") is None, reason="needs procps (sysctl)")

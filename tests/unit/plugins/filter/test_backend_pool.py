@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import inspect
-import json
 
 import pytest
 import yaml
@@ -141,48 +140,3 @@ def test_duplicates_are_always_rejected(backends):
     first_repeat = next(name for index, name in enumerate(backends) if name in backends[:index])
     message = pool_error(backends, INVENTORY, INVENTORY_GROUPS)
     assert message == f"proxy_backends: {first_repeat!r} is listed twice"
-
-
-# --------------------------------------------------------------------------- real playbook
-
-INVENTORY_INI = """\
-entry1 ansible_connection=local
-[vpn_servers]
-de1 ansible_host=203.0.113.10 xray_relay_port=9443
-nl1
-[vpn_servers:vars]
-ansible_connection=local
-[proxy_servers]
-entry1
-"""
-
-
-def test_with_real_hostvars(run_playbook):
-    tasks = [
-        {
-            "name": "pool",
-            "ansible.builtin.debug": {
-                "msg": "{{ proxy_backends | edgerelay.proxy.backend_pool(hostvars, groups) }}"
-            },
-        },
-        {
-            "name": "not a backend",
-            "ansible.builtin.debug": {
-                "msg": "{{ ['de1', 'entry1'] | edgerelay.proxy.backend_pool(hostvars, groups) }}"
-            },
-            "ignore_errors": True,
-        },
-    ]
-    run = run_playbook(
-        [{**task, "when": "inventory_hostname in groups.proxy_servers"} for task in tasks],
-        extra_vars={"proxy_backends": ["nl1", "de1"]},
-        inventory=INVENTORY_INI,
-    )
-    assert run.rc == 0, run.output
-    document = json.loads(run.stdout)
-    pool, error = (task["hosts"]["entry1"] for task in document["plays"][0]["tasks"])
-    assert pool["msg"] == [
-        {"name": "nl1", "address": "nl1", "port": 8443},
-        {"name": "de1", "address": "203.0.113.10", "port": 9443},
-    ]
-    assert "proxy_backends: 'entry1' is not in group vpn_servers" in error["msg"]

@@ -1,11 +1,10 @@
 # Copyright: (c) 2026, edgerelay.proxy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The preset_routing and xray_fail_closed filters, directly and in a real playbook."""
+"""The preset_routing and xray_fail_closed filters, called directly."""
 
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 import pytest
 import yaml
@@ -17,34 +16,7 @@ from ansible_collections.edgerelay.proxy.plugins.filter.xray_fail_closed import 
 from hypothesis import given
 from hypothesis import strategies as st
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
-PRESETS_DIR = REPO_ROOT / "roles" / "xray" / "files" / "presets"
-
-RU_RULES = [
-    {"type": "field", "domain": ["geosite:ru-available-only-inside"], "outboundTag": "direct"},
-    {
-        "type": "field",
-        "domain": ["domain:ru", "domain:su", "domain:xn--p1ai"],
-        "outboundTag": "direct",
-    },
-    {"type": "field", "ip": ["geoip:ru"], "outboundTag": "direct"},
-    {"type": "field", "ip": ["geoip:private"], "outboundTag": "direct"},
-    {"type": "field", "network": "tcp,udp", "outboundTag": "foreign-pool"},
-]
-
-
-def presets():
-    return {path.stem: yaml.safe_load(path.read_text()) for path in PRESETS_DIR.glob("*.yml")}
-
-
-def config(routing):
-    return {
-        "outbounds": [
-            {"tag": "foreign-pool", "protocol": "vless"},
-            {"tag": "direct", "protocol": "freedom"},
-        ],
-        "routing": routing,
-    }
+from tests.helpers.preset_routing import RU_RULES, config, presets
 
 
 def filter_error(function, *args, **kwargs):
@@ -151,75 +123,3 @@ def test_moving_the_catch_all_is_caught(rule, position):
     rules.append(rule)
     message = filter_error(xray_fail_closed, config({"rules": rules}))
     assert message.startswith("xray_fail_closed: routing.rules[")
-
-
-# --------------------------------------------------------------------------- real playbook
-
-
-def test_in_a_playbook(run_playbook):
-    """The documented way to load presets, then render and check a config."""
-    load = {
-        "name": "load shipped presets",
-        "ansible.builtin.set_fact": {
-            "xray_presets": "{{ xray_presets | default({}) | combine({(item | basename | "
-            "splitext | first): lookup('ansible.builtin.file', item) | from_yaml}) }}"
-        },
-        "loop": "{{ query('ansible.builtin.fileglob', presets_dir ~ '/*.yml') }}",
-    }
-    user = {
-        "name": "user presets",
-        "ansible.builtin.set_fact": {
-            "xray_presets": "{{ xray_presets | combine(xray_user_presets) }}"
-        },
-    }
-    render = {
-        "name": "render",
-        "ansible.builtin.set_fact": {
-            "xray_config": {
-                "outbounds": [
-                    {"tag": "foreign-pool", "protocol": "vless"},
-                    {"tag": "direct", "protocol": "freedom"},
-                ],
-                "routing": "{{ xray_presets | edgerelay.proxy.preset_routing(proxy_preset, "
-                "inbound_tags=omit) }}",
-            }
-        },
-    }
-    show = {
-        "name": "check",
-        "ansible.builtin.debug": {
-            "msg": "{{ xray_config | edgerelay.proxy.xray_fail_closed }}",
-        },
-    }
-    local = {
-        "name": "user preset",
-        "ansible.builtin.debug": {
-            "msg": "{{ xray_presets | edgerelay.proxy.preset_routing('lan') }}",
-        },
-    }
-    unknown = {
-        "name": "unknown",
-        "ansible.builtin.debug": {
-            "msg": "{{ xray_presets | edgerelay.proxy.preset_routing('xx') }}",
-        },
-        "ignore_errors": True,
-    }
-    extra_vars = {
-        "presets_dir": str(PRESETS_DIR),
-        "proxy_preset": "ru",
-        "xray_user_presets": {
-            "lan": {"name": "lan", "direct": [{"type": "ip_cidr", "value": "192.168.0.0/16"}]}
-        },
-    }
-    run = run_playbook([load, user, render, show, local, unknown], extra_vars=extra_vars)
-    assert run.rc == 0, run.output
-    results = run.results()
-    routing = {"domainStrategy": "IPIfNonMatch", "rules": RU_RULES}
-    assert results[3]["msg"] == config(routing)
-    assert results[4]["msg"]["rules"][0] == {
-        "type": "field",
-        "ip": ["192.168.0.0/16"],
-        "outboundTag": "direct",
-    }
-    assert results[5]["failed"] is True
-    assert "proxy_preset: unknown preset 'xx' (known: lan, ru)" in results[5]["msg"]

@@ -21,7 +21,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO_ROOT
+
 ANSIBLE_GALAXY = Path(sys.executable).with_name("ansible-galaxy")
 
 # Top-level paths that must never be in the tarball.

@@ -1,187 +1,21 @@
 # Copyright: (c) 2026, edgerelay.proxy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""edgerelay.proxy.relay_identity: module_utils helpers, then real ansible-playbook runs."""
+"""edgerelay.proxy.relay_identity through a real ansible-playbook."""
 
 from __future__ import annotations
 
-import base64
 import json
-import stat
 import sys
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-import yaml
-from ansible_collections.edgerelay.proxy.plugins.action import relay_identity as action_plugin
 from ansible_collections.edgerelay.proxy.plugins.module_utils.relay_identity import (
-    IdentityError,
     decode_key,
-    encode_key,
     generate_identity,
-    load_identity,
-    public_key_from_private,
-    store_identity,
-    validate_identity,
 )
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from hypothesis import given, settings
-from hypothesis import strategies as st
+
+from tests.helpers.relay_identity import RFC7748_PUBLIC, assert_valid_identity, b64url, mode
 
 ACTION = "edgerelay.proxy.relay_identity"
-
-# RFC 7748, section 6.1: Alice's X25519 key pair.
-RFC7748_PRIVATE = bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
-RFC7748_PUBLIC = bytes.fromhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
-
-
-def b64url(raw):
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def mode(path):
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-def assert_valid_identity(identity, kind="relay"):
-    assert public_key_from_private(identity["private_key"]) == identity["public_key"]
-    assert len(identity["private_key"]) == 43 and "=" not in identity["private_key"]
-    assert len(identity["short_id"]) == 8
-    int(identity["short_id"], 16)
-    if kind == "relay":
-        assert uuid.UUID(identity["uuid"]).version == 4
-    else:
-        assert "uuid" not in identity
-
-
-# --------------------------------------------------------------------------- module_utils
-
-
-def test_rfc7748_vector():
-    assert public_key_from_private(b64url(RFC7748_PRIVATE)) == b64url(RFC7748_PUBLIC)
-
-
-@settings(max_examples=50)
-@given(st.binary(min_size=32, max_size=32))
-def test_public_key_matches_cryptography_for_any_private_key(raw):
-    expected = X25519PrivateKey.from_private_bytes(raw).public_key()
-    text = encode_key(raw)
-    assert decode_key(text) == raw
-    assert len(text) == 43
-    assert public_key_from_private(text) == encode_key(
-        expected.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    )
-
-
-@pytest.mark.parametrize(
-    "text", ["", "x" * 42, "x" * 44, "+" * 43, b64url(bytes(32)) + "=", "é" * 43, None]
-)
-def test_decode_key_rejects(text):
-    with pytest.raises(IdentityError, match="43 characters of URL-safe base64"):
-        decode_key(text)
-
-
-def test_decode_key_rejects_non_canonical_encoding():
-    # The last character carries 4 unused bits; they must be zero.
-    canonical = b64url(bytes(32))
-    with pytest.raises(IdentityError, match="not a canonical"):
-        decode_key(canonical[:-1] + "B")
-
-
-@settings(max_examples=20)
-@given(st.sampled_from(["relay", "reality"]))
-def test_generated_identities_validate(kind):
-    identity = generate_identity("relay@test", kind)
-    assert_valid_identity(identity, kind)
-    assert validate_identity(identity, "relay@test", kind) == identity
-
-
-def test_generate_rejects_bad_arguments():
-    with pytest.raises(IdentityError, match="kind must be one of relay, reality"):
-        generate_identity(kind="vless")
-    with pytest.raises(IdentityError, match="without whitespace"):
-        generate_identity("proxy service")
-
-
-def tampered(**changes):
-    identity = generate_identity()
-    identity.update(changes)
-    return identity
-
-
-@pytest.mark.parametrize(
-    ("identity", "fragment"),
-    [
-        (tampered(public_key=b64url(RFC7748_PUBLIC)), "public_key does not match private_key"),
-        (tampered(private_key="short"), "private_key must be 43 characters"),
-        (tampered(uuid="not-a-uuid"), "uuid must be a lowercase UUID"),
-        (tampered(short_id="abc"), "short_id must be 0 to 16"),
-        (tampered(short_id="0123456789abcdef01"), "short_id must be 0 to 16"),
-        (tampered(version=2), "format version 2 is not supported"),
-        (tampered(name="other@cluster"), "holds the 'relay' identity 'other@cluster'"),
-        (tampered(kind="reality"), "holds the 'reality' identity"),
-        (tampered(extra=1), "unexpected extra"),
-        ({"name": "x"}, "missing version, kind, uuid"),
-        ([], "must hold a JSON object"),
-    ],
-)
-def test_validate_identity_errors(identity, fragment):
-    private_key = identity.get("private_key") if isinstance(identity, dict) else None
-    with pytest.raises(IdentityError) as excinfo:
-        validate_identity(identity, source="/x.json")
-    message = str(excinfo.value)
-    assert message.startswith("/x.json: ")
-    assert fragment in message, message
-    if private_key and len(private_key) > 10:
-        assert private_key not in message
-
-
-def test_store_is_private_and_exclusive(tmp_path):
-    path = tmp_path / "state" / "nested" / "identity.json"
-    first, second = generate_identity(), generate_identity()
-    assert store_identity(path, first) is True
-    assert store_identity(path, second) is False
-    assert load_identity(path) == first
-    assert mode(path) == 0o600
-    assert mode(path.parent) == 0o700
-    assert [p.name for p in path.parent.iterdir()] == ["identity.json"]  # no temporary left
-
-
-def test_concurrent_stores_agree(tmp_path):
-    path = tmp_path / "identity.json"
-    candidates = [generate_identity() for _ in range(16)]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        written = list(pool.map(lambda identity: store_identity(path, identity), candidates))
-    assert written.count(True) == 1
-    assert load_identity(path) == candidates[written.index(True)]
-
-
-def test_load_errors_name_the_file(tmp_path):
-    path = tmp_path / "identity.json"
-    path.write_text("{not json")
-    with pytest.raises(IdentityError, match=rf"^{path}: is not valid JSON"):
-        load_identity(path)
-    with pytest.raises(IdentityError, match="cannot be read"):
-        load_identity(tmp_path / "missing.json")
-
-
-def test_action_documentation_matches_argument_spec():
-    documentation = yaml.safe_load(action_plugin.DOCUMENTATION)
-    yaml.safe_load(action_plugin.EXAMPLES)
-    returned = yaml.safe_load(action_plugin.RETURN)
-    assert documentation["module"] == "relay_identity"
-    assert set(documentation["options"]) == set(action_plugin.ARGUMENT_SPEC)
-    for name, spec in action_plugin.ARGUMENT_SPEC.items():
-        option = documentation["options"][name]
-        assert option["type"] == spec["type"]
-        assert option.get("default") == spec.get("default")
-        assert option.get("choices") == spec.get("choices")
-    assert set(returned) == {*action_plugin.RETURNED, "path"}
-    assert "no_log: true" in action_plugin.DOCUMENTATION
-
-
-# --------------------------------------------------------------------------- playbook runs
 
 
 def identity_tasks(**args):

@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, edgerelay.proxy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Shared fixture: run a real ansible-playbook against localhost in a subprocess."""
+"""Integration fixture: run a real ansible-playbook against localhost in a subprocess."""
 
 from __future__ import annotations
 
@@ -12,19 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
 
-# Property tests: enough examples to matter, no example database written into the repo.
-settings.register_profile(
-    "edgerelay",
-    max_examples=150,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.load_profile("edgerelay")
+from tests.conftest import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 COLLECTIONS_PATH = REPO_ROOT / ".collections"
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
