@@ -1,0 +1,134 @@
+# Copyright: (c) 2026, edgerelay.proxy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation only; the code is plugins/action/relay_identity.py."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: relay_identity
+short_description: Create once and keep on the controller the relay identity or REALITY keys
+version_added: 0.1.0
+author: edgerelay.proxy contributors (@edgerelay)
+description:
+  - Returns the identity stored in O(path) on the controller, creating it on first use.
+  - "O(kind=relay): the shared relay identity (default name C(proxy-service@cluster)) the
+    entry nodes (group C(proxy_servers)) use towards the foreign backends (group
+    C(vpn_servers)): a VLESS C(uuid) (UUID4), an X25519 key pair and a REALITY C(short_id)."
+  - "O(kind=reality): REALITY keys of a public inbound: an X25519 key pair and a
+    C(short_id), no C(uuid)."
+  - Keys are raw 32-byte X25519 keys in URL-safe base64 without padding, as C(xray x25519)
+    prints them. C(short_id) is 8 lowercase hexadecimal characters (4 random bytes).
+  - If O(path) exists it is read and validated (format version, kind, name, UUID, public
+    key derived from the private key, short id) and returned unchanged, C(changed=false).
+    A file that does not validate fails the task; it is never overwritten.
+  - Otherwise a new identity is generated and written as JSON with mode C(0600), its
+    directory created with mode C(0700); C(changed=true). The file is created atomically
+    and only if still absent, so hosts running the task in parallel all get the identity
+    written first.
+  - Runs entirely on the controller; it never connects to the target host and executes
+    no module.
+options:
+  path:
+    description:
+      - Absolute path of the JSON file on the controller, for example
+        C({{ inventory_dir }}/.edgerelay/relay-identity.json). C(~) is expanded.
+      - Keep it out of version control, or encrypt it.
+    type: path
+    required: true
+  name:
+    description:
+      - Name of the identity (the VLESS C(email) of the relay client). Stored in the file;
+        an existing file with another name fails the task.
+      - For O(kind=reality) a label only.
+    type: str
+    default: proxy-service@cluster
+  kind:
+    description: C(relay) for the relay identity, C(reality) for REALITY inbound keys.
+    type: str
+    default: relay
+    choices: [relay, reality]
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details: With a missing file, reports C(changed) and returns a freshly generated identity
+      without writing it; the real run generates another one.
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+notes:
+  - >-
+    The result contains the private key. B(Always set C(no_log: true) on the task);
+    the task warns when it is not set. Registered values stay usable in templates.
+  - The file on the controller is the only copy of the private key; back it up.
+  - An existing file readable by group or others is used, with a warning.
+"""
+
+EXAMPLES = r"""
+- name: Shared relay identity of the cluster
+  edgerelay.proxy.relay_identity:
+    path: "{{ inventory_dir }}/.edgerelay/relay-identity.json"
+  register: relay_identity
+  no_log: true
+
+- name: REALITY keys of the public inbound
+  edgerelay.proxy.relay_identity:
+    path: "{{ inventory_dir }}/.edgerelay/reality-{{ inventory_hostname }}.json"
+    name: "reality@{{ inventory_hostname }}"
+    kind: reality
+  register: reality_keys
+  no_log: true
+
+- name: Client side of the relay hop (entry node outbound to the foreign pool)
+  ansible.builtin.set_fact:
+    xray_pool_user: {id: "{{ relay_identity.uuid }}", email: "{{ relay_identity.name }}"}
+    xray_pool_reality:
+      publicKey: "{{ relay_identity.public_key }}"
+      shortId: "{{ relay_identity.short_id }}"
+"""
+
+RETURN = r"""
+name:
+  description: Name of the identity.
+  returned: success
+  type: str
+  sample: proxy-service@cluster
+kind:
+  description: O(kind) of the identity.
+  returned: success
+  type: str
+  sample: relay
+uuid:
+  description: VLESS user id (UUID4, lowercase).
+  returned: success and O(kind=relay)
+  type: str
+  sample: 0f3c8a52-6a57-4b8e-9c63-2d0c1f0e7a11
+private_key:
+  description: X25519 private key, URL-safe base64 without padding (REALITY C(privateKey)).
+  returned: success
+  type: str
+public_key:
+  description: X25519 public key for clients (REALITY C(publicKey)), same encoding.
+  returned: success
+  type: str
+  sample: Gf3bqFz3ZyqnPWG1MPvP0s4jmkCJuYVhdYFgFx1dF3I
+short_id:
+  description: REALITY short id, 8 lowercase hexadecimal characters.
+  returned: success
+  type: str
+  sample: 3fa2c9d1
+path:
+  description: Absolute path of the file on the controller.
+  returned: when the arguments are valid (also on errors about the file)
+  type: str
+  sample: /srv/inventory/.edgerelay/relay-identity.json
+"""
