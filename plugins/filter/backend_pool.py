@@ -10,7 +10,7 @@ from ansible.errors import AnsibleFilterError
 
 DOCUMENTATION = r"""
 name: backend_pool
-version_added: 1.0.0
+version_added: 0.1.0
 author: edgerelay.proxy contributors
 short_description: Resolve the foreign backends of an entry node from the inventory
 description:

@@ -13,7 +13,7 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.mtproxy_plan impor
 
 DOCUMENTATION = r"""
 name: mtproxy_replica_plan
-version_added: 1.0.0
+version_added: 0.1.0
 author: edgerelay.proxy contributors
 short_description: Plan names, host ports and bridge addresses of the MTProxy replicas
 description:

@@ -18,7 +18,7 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_presets impor
 
 DOCUMENTATION = r"""
 name: preset_routing
-version_added: 1.0.0
+version_added: 0.1.0
 author: edgerelay.proxy contributors
 short_description: Render the fail-closed Xray routing object of a country preset
 description:

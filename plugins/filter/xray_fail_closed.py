@@ -15,7 +15,7 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_fail_closed i
 
 DOCUMENTATION = r"""
 name: xray_fail_closed
-version_added: 1.0.0
+version_added: 0.1.0
 author: edgerelay.proxy contributors
 short_description: Assert that an Xray config of an entry node fails closed
 description:
