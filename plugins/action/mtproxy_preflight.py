@@ -25,6 +25,7 @@ ARGUMENT_SPEC = {
     "haproxy_port": {"type": "int"},
     "haproxy_stats_port": {"type": "int"},
     "haproxy_balance_algorithm": {"type": "str"},
+    "mtproxy_container_port": {"type": "int"},
 }
 
 

@@ -24,10 +24,11 @@ ARGUMENT_SPEC = {
     "kind": {"type": "str", "default": "relay", "choices": list(KINDS)},
 }
 
-RETURNED = ("name", "kind", "uuid", "private_key", "public_key", "short_id")
+RETURNED = ("name", "kind", "uuid", "private_key", "public_key", "short_id", "secret")
 
 NO_LOG_WARNING = (
-    "edgerelay.proxy.relay_identity returns a private key; set `no_log: true` on this task"
+    "edgerelay.proxy.relay_identity returns a private key or secret; "
+    "set `no_log: true` on this task"
 )
 
 

@@ -49,9 +49,16 @@ PARAMETERS = (
     "haproxy_port",
     "haproxy_stats_port",
     "haproxy_balance_algorithm",
+    "mtproxy_container_port",
 )
-# Checked when given; the haproxy role's argument spec checks it in a deployment.
-OPTIONAL_PARAMETERS = ("mtproxy_replicas_max", "haproxy_balance_algorithm")
+# Optional: mtproxy_replicas_max and mtproxy_container_port have defaults; the balance
+# algorithm is checked when given (the haproxy role's argument spec checks it in a deployment).
+OPTIONAL_PARAMETERS = (
+    "mtproxy_replicas_max",
+    "haproxy_balance_algorithm",
+    "mtproxy_container_port",
+)
+DEFAULT_CONTAINER_PORT = 443
 
 # Names of replica i: container f"{NAME_PREFIX}{i}", HAProxy server f"{SERVER_PREFIX}{i}".
 NAME_PREFIX = "mtproxy"
@@ -372,8 +379,8 @@ def validate(params):
     """Validate the deployment variables and return the derived plan.
 
     ``params`` maps the Ansible variable names (see ``PARAMETERS``) to values;
-    ``mtproxy_replicas_max`` defaults to 64, ``haproxy_balance_algorithm`` is checked
-    only when given, every other key is required.
+    ``mtproxy_replicas_max`` defaults to 64 and ``mtproxy_container_port`` to 443,
+    ``haproxy_balance_algorithm`` is checked only when given, every other key is required.
     Raises PlanError naming the offending variable. Returns::
 
         {"replicas": [...replica_plan() output...], "gateway": "10.250.0.1",
@@ -406,6 +413,11 @@ def validate(params):
         )
 
     base_port = _check_port(values["mtproxy_base_port"], "mtproxy_base_port")
+    container_port = values.get("mtproxy_container_port")
+    container_port = _check_port(
+        DEFAULT_CONTAINER_PORT if container_port is None else container_port,
+        "mtproxy_container_port",
+    )
     haproxy_port = _check_port(values["haproxy_port"], "haproxy_port")
     stats_port = _check_port(values["haproxy_stats_port"], "haproxy_stats_port")
     _check_port_span(base_port, replicas, "mtproxy_base_port", "mtproxy_replicas")
@@ -437,7 +449,9 @@ def validate(params):
         )
 
     return {
-        "replicas": replica_plan(replicas, base_port, str(network.cidr)),
+        "replicas": replica_plan(
+            replicas, base_port, str(network.cidr), container_port=container_port
+        ),
         "gateway": network_gateway(str(network.cidr)),
         "name_prefix": NAME_PREFIX,
         "server_prefix": SERVER_PREFIX,

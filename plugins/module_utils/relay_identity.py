@@ -8,7 +8,9 @@ An identity is what one VLESS-REALITY hop needs on both ends:
   towards the foreign backends): ``uuid`` (VLESS client id), an X25519 key pair and a
   REALITY ``short_id``;
 * ``kind: reality`` (the REALITY keys of a public inbound): the X25519 key pair and a
-  ``short_id``, no ``uuid``.
+  ``short_id``, no ``uuid``;
+* ``kind: mtproxy`` (the MTProxy secret of a host, when the operator gives none): a
+  ``secret`` of 32 lowercase hexadecimal characters (16 random bytes), no keys.
 
 Keys are raw 32-byte X25519 keys in URL-safe base64 without padding, the format
 ``xray x25519`` prints and Xray's ``privateKey`` / client ``publicKey`` settings take.
@@ -34,6 +36,9 @@ import tempfile
 import uuid
 from collections.abc import Mapping
 
+from ansible_collections.edgerelay.proxy.plugins.module_utils.mtproxy_plan import (
+    weak_secret_reason,
+)
 from ansible_collections.edgerelay.proxy.plugins.module_utils.types import unknown_keys
 
 try:
@@ -63,7 +68,8 @@ __all__ = [
 ]
 
 DEFAULT_NAME = "proxy-service@cluster"
-KINDS = ("relay", "reality")
+KINDS = ("relay", "reality", "mtproxy")
+SECRET_BYTES = 16
 FORMAT_VERSION = 1
 KEY_BYTES = 32
 SHORT_ID_BYTES = 4
@@ -74,6 +80,7 @@ _KEY_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 _SHORT_ID_RE = re.compile(r"(?:[0-9a-f]{2}){0,8}")
 _NAME_RE = re.compile(r"[^\s\x00-\x1f\x7f]{1,64}")
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_SECRET_RE = re.compile(r"[0-9a-f]{32}")
 
 
 class IdentityError(ValueError):
@@ -142,6 +149,13 @@ def generate_identity(name=DEFAULT_NAME, kind="relay"):
     """A fresh identity dict (``version``, ``kind``, ``name``, keys, ``short_id``)."""
     kind = _check_kind(kind)
     identity = {"version": FORMAT_VERSION, "kind": kind, "name": _check_name(name)}
+    if kind == "mtproxy":
+        # A random secret is weak with probability ~1e-10; never hand one out anyway.
+        secret = os.urandom(SECRET_BYTES).hex()
+        while weak_secret_reason(secret):  # pragma: no cover - practically never
+            secret = os.urandom(SECRET_BYTES).hex()
+        identity["secret"] = secret
+        return identity
     if kind == "relay":
         identity["uuid"] = str(uuid.uuid4())
     identity["private_key"], identity["public_key"] = generate_keypair()
@@ -159,7 +173,10 @@ def validate_identity(data, name=DEFAULT_NAME, kind="relay", source="identity"):
     name = _check_name(name)
     if not isinstance(data, Mapping):
         raise IdentityError(f"{source}: must hold a JSON object")
-    expected = ["version", "kind", "name", "private_key", "public_key", "short_id"]
+    if kind == "mtproxy":
+        expected = ["version", "kind", "name", "secret"]
+    else:
+        expected = ["version", "kind", "name", "private_key", "public_key", "short_id"]
     if kind == "relay":
         expected.insert(3, "uuid")
     missing = [key for key in expected if key not in data]
@@ -181,6 +198,19 @@ def validate_identity(data, name=DEFAULT_NAME, kind="relay", source="identity"):
             f"{source}: holds the {data['kind']!r} identity {data['name']!r}, not the "
             f"{kind!r} identity {name!r}; use another path, or pass the stored name"
         )
+    if kind == "mtproxy":
+        secret = data["secret"]
+        if not isinstance(secret, str) or not _SECRET_RE.fullmatch(secret):
+            raise IdentityError(
+                f"{source}: secret must be 32 lowercase hexadecimal characters; fix or remove it"
+            )
+        reason = weak_secret_reason(secret)
+        if reason:
+            raise IdentityError(
+                f"{source}: the secret is a well-known or guessable value ({reason}); remove the "
+                "file to have a new one generated"
+            )
+        return {key: data[key] for key in expected}
     if kind == "relay" and (
         not isinstance(data["uuid"], str) or not _UUID_RE.fullmatch(data["uuid"])
     ):

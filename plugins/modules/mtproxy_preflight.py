@@ -57,6 +57,10 @@ options:
       from every replica host port.
     type: int
     required: true
+  mtproxy_container_port:
+    description: Port MTProxy listens on inside each container (the plan's C(container_port)).
+    type: int
+    default: 443
   haproxy_balance_algorithm:
     description: HAProxy balance algorithm for the TCP backend. Checked only when given.
     type: str

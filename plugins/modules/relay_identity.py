@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: relay_identity
-short_description: Create once and keep on the controller the relay identity or REALITY keys
+short_description: Generate once and keep relay identities, REALITY keys, MTProxy secrets
 version_added: 0.1.0
 author: edgerelay.proxy contributors (@edgerelay)
 description:
@@ -16,6 +16,9 @@ description:
     C(vpn_servers)): a VLESS C(uuid) (UUID4), an X25519 key pair and a REALITY C(short_id)."
   - "O(kind=reality): REALITY keys of a public inbound: an X25519 key pair and a
     C(short_id), no C(uuid)."
+  - "O(kind=mtproxy): the MTProxy secret of a host that was given none: C(secret), 32
+    lowercase hexadecimal characters (16 random bytes), no keys. A stored secret that is a
+    well-known or guessable value (see C(edgerelay.proxy.mtproxy_preflight)) fails the task."
   - Keys are raw 32-byte X25519 keys in URL-safe base64 without padding, as C(xray x25519)
     prints them. C(short_id) is 8 lowercase hexadecimal characters (4 random bytes).
   - If O(path) exists it is read and validated (format version, kind, name, UUID, public
@@ -39,14 +42,15 @@ options:
     description:
       - Name of the identity (the VLESS C(email) of the relay client). Stored in the file;
         an existing file with another name fails the task.
-      - For O(kind=reality) a label only.
+      - For O(kind=reality) and O(kind=mtproxy) a label only.
     type: str
     default: proxy-service@cluster
   kind:
-    description: C(relay) for the relay identity, C(reality) for REALITY inbound keys.
+    description: C(relay) for the relay identity, C(reality) for REALITY inbound keys, C(mtproxy)
+      for an MTProxy secret.
     type: str
     default: relay
-    choices: [relay, reality]
+    choices: [relay, reality, mtproxy]
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -74,6 +78,14 @@ notes:
 """
 
 EXAMPLES = r"""
+- name: Secret of this MTProxy host (when mtproxy_secret is empty)
+  edgerelay.proxy.relay_identity:
+    path: "{{ inventory_dir }}/.edgerelay/mtproxy-{{ inventory_hostname }}.json"
+    name: "mtproxy@{{ inventory_hostname }}"
+    kind: mtproxy
+  register: mtproxy_generated
+  no_log: true
+
 - name: Shared relay identity of the cluster
   edgerelay.proxy.relay_identity:
     path: "{{ inventory_dir }}/.edgerelay/relay-identity.json"
@@ -114,18 +126,22 @@ uuid:
   sample: 0f3c8a52-6a57-4b8e-9c63-2d0c1f0e7a11
 private_key:
   description: X25519 private key, URL-safe base64 without padding (REALITY C(privateKey)).
-  returned: success
+  returned: success and O(kind) is C(relay) or C(reality)
   type: str
 public_key:
   description: X25519 public key for clients (REALITY C(publicKey)), same encoding.
-  returned: success
+  returned: success and O(kind) is C(relay) or C(reality)
   type: str
   sample: Gf3bqFz3ZyqnPWG1MPvP0s4jmkCJuYVhdYFgFx1dF3I
 short_id:
   description: REALITY short id, 8 lowercase hexadecimal characters.
-  returned: success
+  returned: success and O(kind) is C(relay) or C(reality)
   type: str
   sample: 3fa2c9d1
+secret:
+  description: MTProxy secret, 32 lowercase hexadecimal characters.
+  returned: success and O(kind=mtproxy)
+  type: str
 path:
   description: Absolute path of the file on the controller.
   returned: when the arguments are valid (also on errors about the file)

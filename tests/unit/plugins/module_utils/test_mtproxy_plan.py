@@ -305,6 +305,14 @@ def test_missing_parameter(variable):
     assert str(plan_error(params)) == f"{variable}: is required"
 
 
+def test_container_port_is_optional_and_reaches_the_plan():
+    assert {r["container_port"] for r in validate(BASE)["replicas"]} == {443}
+    replicas = validate({**BASE, "mtproxy_container_port": 8443})["replicas"]
+    assert {replica["container_port"] for replica in replicas} == {8443}
+    error = plan_error({**BASE, "mtproxy_container_port": 70000})
+    assert str(error) == "mtproxy_container_port: must be between 1 and 65535, got 70000"
+
+
 def test_balance_algorithm_is_checked_only_when_given():
     # The haproxy role's argument spec checks it in a deployment (choices).
     params = {key: value for key, value in BASE.items() if key != "haproxy_balance_algorithm"}

@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from ansible_collections.edgerelay.proxy.plugins.module_utils.mtproxy_plan import weak_secret_reason
 from ansible_collections.edgerelay.proxy.plugins.module_utils.relay_identity import (
     IdentityError,
     decode_key,
@@ -71,10 +73,46 @@ def test_generated_identities_validate(kind):
 
 
 def test_generate_rejects_bad_arguments():
-    with pytest.raises(IdentityError, match="kind must be one of relay, reality"):
+    with pytest.raises(IdentityError, match="kind must be one of relay, reality, mtproxy"):
         generate_identity(kind="vless")
     with pytest.raises(IdentityError, match="without whitespace"):
         generate_identity("proxy service")
+
+
+@settings(max_examples=50)
+@given(st.integers(min_value=0, max_value=2**16))
+def test_generated_mtproxy_secrets_validate_and_are_strong(seed):
+    identity = generate_identity("mtproxy@edge1", "mtproxy")
+    assert set(identity) == {"version", "kind", "name", "secret"}
+    assert re.fullmatch(r"[0-9a-f]{32}", identity["secret"])
+    assert weak_secret_reason(identity["secret"]) is None
+    assert validate_identity(identity, "mtproxy@edge1", "mtproxy") == identity
+
+
+@pytest.mark.parametrize(
+    ("secret", "fragment"),
+    [
+        ("0" * 32, "well-known or guessable value (it is one digit repeated)"),
+        ("deadbeef" * 4, "repeats a pattern of 8 characters"),
+        ("ABCDEF0123456789" * 2, "32 lowercase hexadecimal characters"),
+        ("ab" * 17, "32 lowercase hexadecimal characters"),
+        (12345, "32 lowercase hexadecimal characters"),
+    ],
+)
+def test_stored_mtproxy_secret_errors_never_echo_it(secret, fragment):
+    identity = {"version": 1, "kind": "mtproxy", "name": "mtproxy@edge1", "secret": secret}
+    with pytest.raises(IdentityError) as excinfo:
+        validate_identity(identity, "mtproxy@edge1", "mtproxy", source="/m.json")
+    message = str(excinfo.value)
+    assert message.startswith("/m.json: ")
+    assert fragment in message, message
+    assert str(secret) not in message
+
+
+def test_an_mtproxy_file_is_not_a_relay_identity():
+    identity = generate_identity("mtproxy@edge1", "mtproxy")
+    with pytest.raises(IdentityError, match="not a relay identity"):
+        validate_identity(identity, "mtproxy@edge1", "relay", source="/m.json")
 
 
 def tampered(**changes):
