@@ -1,0 +1,639 @@
+# Copyright: (c) 2026, edgerelay.proxy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The complete Xray config of a node, built from the role's variables and checked.
+
+Pure Python, nothing here talks to a host.
+
+Two node roles:
+
+* ``proxy`` (entry node, group ``proxy_servers``): the public VLESS-REALITY inbound
+  ``public``; the outbounds ``foreign-pool`` (VLESS-REALITY with the shared relay identity
+  to the local HAProxy, which forwards to the backends' relay inbounds) and ``direct``
+  (freedom), in that order; the routing of the country preset: one rule per direct
+  entry, then the catch-all to ``foreign-pool``. The config passes
+  ``xray_fail_closed.check_fail_closed()`` before it is returned.
+* ``backend`` (foreign backend, group ``vpn_servers``): the inbound ``client`` for its
+  own users, plus the inbound ``relay`` for the shared relay identity when a proxy
+  relays through it; one outbound, ``direct``.
+
+``build_config()`` takes one flat mapping whose keys stand for the role's variables
+(``VARIABLES``); errors are ConfigError and name the variable to fix
+(``xray_users[1].id: ...``). The transports are a table (``TRANSPORTS``): one entry
+knows the streamSettings of both ends of a VLESS-REALITY hop and the flow they use.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from ansible_collections.edgerelay.proxy.plugins.module_utils.types import type_name, unknown_keys
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_common import (
+    DEFAULT_DIRECT_TAG,
+    DEFAULT_POOL_TAG,
+    control_character,
+    is_list,
+)
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_fail_closed import (
+    FailClosedError,
+    check_fail_closed,
+)
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_presets import (
+    PresetError,
+    preset_routing,
+)
+
+__all__ = [
+    "DEFAULTS",
+    "NODE_ROLES",
+    "TRANSPORTS",
+    "VARIABLES",
+    "ConfigError",
+    "Transport",
+    "build_config",
+    "direct_outbound",
+    "reality_client",
+    "reality_server",
+    "vless_reality_inbound",
+    "vless_reality_outbound",
+]
+
+NODE_ROLES = ("proxy", "backend")
+PUBLIC_TAG = "public"
+CLIENT_TAG = "client"
+RELAY_TAG = "relay"
+POOL_TAG = DEFAULT_POOL_TAG
+DIRECT_TAG = DEFAULT_DIRECT_TAG
+LISTEN = "0.0.0.0"
+VISION_FLOW = "xtls-rprx-vision"
+
+# Input key (dotted path) -> the role variable an error about it names.
+VARIABLES = {
+    "node_role": "xray_node_role",
+    "log_level": "xray_log_level",
+    "dns_hosts": "xray_dns_hosts",
+    "public.port": "xray_port",
+    "public.transport": "xray_transport",
+    "public.users": "xray_users",
+    "public.reality.target": "xray_reality_target",
+    "public.reality.server_names": "xray_reality_server_names",
+    "public.reality.private_key": "xray_reality_private_key",
+    "public.reality.short_id": "xray_reality_short_id",
+    "relay.transport": "xray_relay_transport",
+    "relay.name": "xray_relay_name",
+    "relay.server_name": "xray_relay_server_name",
+    "relay.port": "xray_relay_port",
+    "relay.identity": "xray_relay_identity",
+    "pool.address": "xray_pool_address",
+    "pool.port": "xray_pool_port",
+    "preset": "proxy_preset",
+    "fingerprint": "xray_relay_fingerprint",
+}
+# Input keys that may be left out (or null), and their values then.
+DEFAULTS = {
+    "log_level": "warning",
+    "dns_hosts": MappingProxyType({}),
+    "public.transport": "tcp-vision",
+    "relay.transport": "tcp-vision",
+    "pool.address": "127.0.0.1",
+    "fingerprint": "chrome",
+}
+
+_NODE_KEYS = (
+    "node_role",
+    "log_level",
+    "dns_hosts",
+    "public",
+    "relay",
+    "pool",
+    "presets",
+    "preset",
+    "fingerprint",
+)
+_PUBLIC_KEYS = ("port", "transport", "users", "reality")
+_REALITY_KEYS = ("target", "server_names", "private_key", "short_id")
+_RELAY_KEYS = ("transport", "name", "server_name", "port", "identity")
+_POOL_KEYS = ("address", "port")
+_USER_KEYS = ("id", "email")
+
+_DECIMAL_RE = re.compile(r"[0-9]+")
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_SHORT_ID_RE = re.compile(r"(?:[0-9a-f]{2}){0,8}", re.I)
+_LABEL_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", re.I)
+_REQUIRED = object()
+
+
+class ConfigError(ValueError):
+    """An input of the config builder is invalid.
+
+    ``variable`` is the role variable to fix (``xray_users[1].id``), or ``xray_config``
+    for a mistake in the shape of the input itself; ``str(error)`` is
+    ``"<variable>: <message>"``.
+    """
+
+    def __init__(self, variable, message):
+        self.variable = variable
+        self.message = message
+        super().__init__(f"{variable}: {message}")
+
+
+# --------------------------------------------------------------------------- transports
+
+
+@dataclass(frozen=True)
+class Transport:
+    """How a VLESS-REALITY hop is carried.
+
+    ``inbound_stream`` turns the server-side ``realitySettings`` (``reality_server()``)
+    into the inbound's ``streamSettings``, ``outbound_stream`` the client-side ones
+    (``reality_client()``) into the outbound's. ``flow`` is set on the inbound's clients
+    and on the outbound's user (both ends must agree); None leaves it out.
+    """
+
+    inbound_stream: Callable[[dict], dict]
+    outbound_stream: Callable[[dict], dict]
+    flow: str | None
+
+
+def _tcp_reality_stream(reality):
+    return {"network": "tcp", "security": "reality", "realitySettings": reality}
+
+
+# Transport name (the xray_transport / xray_relay_transport value) -> Transport.
+TRANSPORTS = {
+    # Raw TCP, REALITY, XTLS Vision.
+    "tcp-vision": Transport(_tcp_reality_stream, _tcp_reality_stream, VISION_FLOW),
+}
+
+
+def reality_server(target, server_names, private_key, short_ids):
+    """``realitySettings`` of an inbound."""
+    return {
+        "target": target,
+        "serverNames": list(server_names),
+        "privateKey": private_key,
+        "shortIds": list(short_ids),
+    }
+
+
+def reality_client(server_name, public_key, short_id, fingerprint):
+    """``realitySettings`` of an outbound."""
+    return {
+        "serverName": server_name,
+        "publicKey": public_key,
+        "shortId": short_id,
+        "fingerprint": fingerprint,
+    }
+
+
+def _flow(transport):
+    return {"flow": transport.flow} if transport.flow else {}
+
+
+def vless_reality_inbound(tag, port, clients, transport, reality):
+    """A VLESS-REALITY inbound on all addresses: the public, client and relay inbounds.
+
+    ``clients`` are ``{"id", "email"}`` mappings; ``reality`` is ``reality_server()``.
+    """
+    return {
+        "tag": tag,
+        "listen": LISTEN,
+        "port": port,
+        "protocol": "vless",
+        "settings": {
+            "clients": [{**client, **_flow(transport)} for client in clients],
+            "decryption": "none",
+        },
+        "streamSettings": transport.inbound_stream(reality),
+    }
+
+
+def vless_reality_outbound(tag, address, port, user_id, transport, reality):
+    """A VLESS-REALITY outbound to one server; ``reality`` is ``reality_client()``."""
+    user = {"id": user_id, "encryption": "none", **_flow(transport)}
+    return {
+        "tag": tag,
+        "protocol": "vless",
+        "settings": {"vnext": [{"address": address, "port": port, "users": [user]}]},
+        "streamSettings": transport.outbound_stream(reality),
+    }
+
+
+def direct_outbound(tag=DIRECT_TAG):
+    """The freedom outbound; IPv4 only, like the nodes' own uplinks."""
+    return {"tag": tag, "protocol": "freedom", "settings": {"domainStrategy": "UseIPv4"}}
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _quote_hint(value):
+    """YAML reads unquoted digits as a number."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return " (quote it in YAML)" if number else ""
+
+
+def _text(value, variable, secret=False):
+    """A non-empty string without control characters; ``secret`` is never quoted."""
+    shown = "" if secret else f" {value!r}"
+    if not isinstance(value, str):
+        hint = _quote_hint(value)
+        raise ConfigError(variable, f"must be a string{hint}, got {type_name(value)}{shown}")
+    if not value:
+        raise ConfigError(variable, "must not be empty")
+    control = control_character(value)
+    if control:
+        quoted = "" if secret else f"{value!r} "
+        raise ConfigError(
+            variable, f"{quoted}contains the control character or line break {control}"
+        )
+    return str(value)
+
+
+def _name(value, variable):
+    """A user name (Xray ``email``): no whitespace, no control characters, not empty."""
+    name = _text(value, variable)
+    if any(char.isspace() for char in name):
+        raise ConfigError(variable, f"{name!r} contains whitespace")
+    return name
+
+
+def _uuid(value, variable):
+    if not isinstance(value, str) or not _UUID_RE.fullmatch(value):
+        got = f"a string of {len(value)} characters" if isinstance(value, str) else type_name(value)
+        raise ConfigError(
+            variable,
+            "must be a UUID in canonical form, 8-4-4-4-12 hexadecimal digits as `xray uuid` "
+            "prints it (Xray silently derives an unrelated id from other strings of up to 30 "
+            f"characters), got {got}",
+        )
+    return str(value)
+
+
+def _short_id(value, variable):
+    if not isinstance(value, str):
+        hint = _quote_hint(value)
+        raise ConfigError(
+            variable,
+            f"must be a string of hexadecimal digits{hint}, got {type_name(value)} {value!r}",
+        )
+    if not _SHORT_ID_RE.fullmatch(value):
+        raise ConfigError(
+            variable,
+            f"must be 0 to 16 hexadecimal digits, an even number of them, got {value!r}",
+        )
+    return str(value)
+
+
+def _port(value, variable):
+    if isinstance(value, str) and _DECIMAL_RE.fullmatch(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ConfigError(
+            variable, f"must be a port between 1 and 65535, got {type_name(value)} {value!r}"
+        )
+    return int(value)
+
+
+def _is_hostname(text):
+    labels = text.split(".")
+    return len(text) <= 253 and all(_LABEL_RE.fullmatch(label) for label in labels)
+
+
+def _hostname(value, variable):
+    name = _text(value, variable)
+    if not _is_hostname(name):
+        raise ConfigError(
+            variable,
+            f"must be a host name (dot-separated labels of letters, digits and '-'), got {name!r}",
+        )
+    return name
+
+
+def _target(value, variable):
+    """REALITY ``target``: ``host:port``, an IPv6 host in brackets."""
+    target = _text(value, variable)
+    host, separator, port = target.rpartition(":")
+    if not separator or not host:
+        raise ConfigError(
+            variable, f"must be host:port (e.g. www.microsoft.com:443), got {target!r}"
+        )
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise ConfigError(variable, f"{host!r} is not an IPv6 address in brackets") from None
+    elif not _is_hostname(host):
+        raise ConfigError(
+            variable,
+            f"{host!r} is not a host name or IPv4 address (an IPv6 address goes in "
+            "brackets: [2001:db8::1]:443)",
+        )
+    if not _DECIMAL_RE.fullmatch(port) or not 1 <= int(port) <= 65535:
+        raise ConfigError(variable, f"{port!r} is not a port between 1 and 65535")
+    return target
+
+
+def _server_names(value, variable):
+    if not is_list(value) or not value:
+        shown = f" {value!r}" if isinstance(value, str) else ""
+        raise ConfigError(
+            variable, f"must be a non-empty list of host names, got {type_name(value)}{shown}"
+        )
+    return [_hostname(name, f"{variable}[{index}]") for index, name in enumerate(value)]
+
+
+def _users(value, variable):
+    """Users ``[{"id", "email"}]``: ids and emails unique (emails ignoring case, as Xray)."""
+    if not is_list(value):
+        raise ConfigError(
+            variable, f"must be a list of users with id and email, got {type_name(value)}"
+        )
+    users = []
+    ids = {}
+    emails = {}
+    for index, user in enumerate(value):
+        where = f"{variable}[{index}]"
+        if not isinstance(user, Mapping):
+            raise ConfigError(where, f"must be a mapping with id and email, got {type_name(user)}")
+        unknown = unknown_keys(user, _USER_KEYS)
+        if unknown:
+            raise ConfigError(where, f"unknown key {unknown[0]!r} (a user has id and email)")
+        for key in _USER_KEYS:
+            if user.get(key) is None:
+                raise ConfigError(f"{where}.{key}", "is required")
+        user_id = _uuid(user["id"], f"{where}.id")
+        email = _name(user["email"], f"{where}.email")
+        if user_id.lower() in ids:
+            raise ConfigError(f"{where}.id", f"is also the id of {ids[user_id.lower()]}")
+        if email.lower() in emails:
+            raise ConfigError(
+                f"{where}.email",
+                f"{email!r} is also the email of {emails[email.lower()]} (Xray compares "
+                "emails ignoring case)",
+            )
+        ids[user_id.lower()] = where
+        emails[email.lower()] = where
+        users.append({"id": user_id, "email": email})
+    return users
+
+
+def _dns_hosts(value, variable):
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            variable, f"must be a mapping of name to address(es), got {type_name(value)}"
+        )
+    hosts = {}
+    for name, answer in value.items():
+        name = _text(name, f"{variable} key {name!r}")
+        where = f"{variable}[{name!r}]"
+        if is_list(answer):
+            if not answer:
+                raise ConfigError(where, "must be an address or a non-empty list of addresses")
+            hosts[name] = [_text(item, f"{where}[{index}]") for index, item in enumerate(answer)]
+        else:
+            hosts[name] = _text(answer, where)
+    return hosts
+
+
+# --------------------------------------------------------------------------- input
+
+
+class _Section:
+    """One mapping of the builder's input; errors about its keys name the role variable."""
+
+    def __init__(self, value, path, known):
+        where = path or "the input"
+        if not isinstance(value, Mapping):
+            raise ConfigError(
+                "xray_config",
+                f"{where} must be a mapping (see the filter's documentation), "
+                f"got {type_name(value)}",
+            )
+        unknown = unknown_keys(value, known)
+        if unknown:
+            raise ConfigError(
+                "xray_config", f"{where}: unknown key {unknown[0]!r} (known: {', '.join(known)})"
+            )
+        self.value = value
+        self.path = path
+
+    def key(self, name):
+        return f"{self.path}.{name}" if self.path else name
+
+    def variable(self, name):
+        return VARIABLES[self.key(name)]
+
+    def get(self, name):
+        """The value of ``name``, its default when absent, ConfigError when required."""
+        key = self.key(name)
+        value = self.value.get(name)
+        if value is not None:
+            return value
+        if key in DEFAULTS:
+            return DEFAULTS[key]
+        raise ConfigError(VARIABLES[key], f"is required (input key {key})")
+
+    def section(self, name, known):
+        """A nested mapping; missing or null reads as empty (its keys report themselves)."""
+        value = self.value.get(name)
+        return _Section({} if value is None else value, self.key(name), known)
+
+
+def _transport(section):
+    name = section.get("transport")
+    if not isinstance(name, str) or name not in TRANSPORTS:
+        raise ConfigError(
+            section.variable("transport"),
+            f"must be one of {', '.join(TRANSPORTS)}, got {name!r}",
+        )
+    return TRANSPORTS[name]
+
+
+def _public(node):
+    public = node.section("public", _PUBLIC_KEYS)
+    reality = public.section("reality", _REALITY_KEYS)
+    return {
+        "port": _port(public.get("port"), public.variable("port")),
+        "transport": _transport(public),
+        "users": _users(public.get("users"), public.variable("users")),
+        "target": _target(reality.get("target"), reality.variable("target")),
+        "server_names": _server_names(
+            reality.get("server_names"), reality.variable("server_names")
+        ),
+        "private_key": _text(
+            reality.get("private_key"), reality.variable("private_key"), secret=True
+        ),
+        "short_id": _short_id(reality.get("short_id"), reality.variable("short_id")),
+    }
+
+
+def _identity(value, variable, keys):
+    """The shared relay identity; other keys (of a registered result) are ignored."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            variable,
+            f"must be the relay identity (uuid, private_key, public_key, short_id), "
+            f"got {type_name(value)}",
+        )
+    if value.get("skipped") and "uuid" not in value:
+        raise ConfigError(
+            variable,
+            "the relay identity was not loaded (its task was skipped: no proxy lists a "
+            "backend in proxy_backends)",
+        )
+    identity = {}
+    for key in keys:
+        where = f"{variable}.{key}"
+        if value.get(key) is None:
+            raise ConfigError(where, "is required")
+        if key == "uuid":
+            identity[key] = _uuid(value[key], where)
+        elif key == "short_id":
+            identity[key] = _short_id(value[key], where)
+        else:
+            identity[key] = _text(value[key], where, secret=key == "private_key")
+    return identity
+
+
+def _relay(node, role):
+    """The relay section, or None on a backend no proxy relays through."""
+    if node.value.get("relay") is None:
+        if role == "proxy":
+            raise ConfigError(
+                VARIABLES["relay.identity"],
+                "is required on a proxy: its foreign-pool outbound uses the shared relay "
+                "identity (input key relay is missing or null)",
+            )
+        return None
+    relay = node.section("relay", _RELAY_KEYS)
+    checked = {
+        "transport": _transport(relay),
+        "server_name": _hostname(relay.get("server_name"), relay.variable("server_name")),
+    }
+    if role == "proxy":
+        keys = ("uuid", "public_key", "short_id")
+    else:
+        keys = ("uuid", "private_key", "short_id")
+        checked["name"] = _name(relay.get("name"), relay.variable("name"))
+        checked["port"] = _port(relay.get("port"), relay.variable("port"))
+    checked["identity"] = _identity(relay.get("identity"), relay.variable("identity"), keys)
+    return checked
+
+
+# --------------------------------------------------------------------------- configs
+
+
+def _proxy_config(node, base, public, relay):
+    pool = node.section("pool", _POOL_KEYS)
+    address = _text(pool.get("address"), pool.variable("address"))
+    pool_port = _port(pool.get("port"), pool.variable("port"))
+    fingerprint = _text(node.get("fingerprint"), node.variable("fingerprint"))
+    try:
+        routing = preset_routing(
+            node.value.get("presets"),
+            node.get("preset"),
+            direct_tag=DIRECT_TAG,
+            pool_tag=POOL_TAG,
+        )
+    except PresetError as exc:
+        raise ConfigError(node.variable("preset"), str(exc)) from None
+    identity = relay["identity"]
+    config = {
+        **base,
+        "inbounds": [
+            vless_reality_inbound(
+                PUBLIC_TAG,
+                public["port"],
+                public["users"],
+                public["transport"],
+                reality_server(
+                    public["target"],
+                    public["server_names"],
+                    public["private_key"],
+                    [public["short_id"]],
+                ),
+            )
+        ],
+        "outbounds": [
+            vless_reality_outbound(
+                POOL_TAG,
+                address,
+                pool_port,
+                identity["uuid"],
+                relay["transport"],
+                reality_client(
+                    relay["server_name"],
+                    identity["public_key"],
+                    identity["short_id"],
+                    fingerprint,
+                ),
+            ),
+            direct_outbound(),
+        ],
+        "routing": routing,
+    }
+    try:
+        check_fail_closed(config, pool_tag=POOL_TAG, direct_tag=DIRECT_TAG)
+    except FailClosedError as exc:
+        raise ConfigError("xray_config", f"refusing a config that could leak: {exc}") from None
+    return config
+
+
+def _backend_config(base, public, relay):
+    inbounds = [
+        vless_reality_inbound(
+            CLIENT_TAG,
+            public["port"],
+            public["users"],
+            public["transport"],
+            reality_server(
+                public["target"],
+                public["server_names"],
+                public["private_key"],
+                [public["short_id"]],
+            ),
+        )
+    ]
+    if relay is not None:
+        identity = relay["identity"]
+        inbounds.append(
+            vless_reality_inbound(
+                RELAY_TAG,
+                relay["port"],
+                [{"id": identity["uuid"], "email": relay["name"]}],
+                relay["transport"],
+                reality_server(
+                    public["target"],
+                    [relay["server_name"]],
+                    identity["private_key"],
+                    [identity["short_id"]],
+                ),
+            )
+        )
+    return {**base, "inbounds": inbounds, "outbounds": [direct_outbound()]}
+
+
+def build_config(node):
+    """The complete Xray config of one node (see the module docstring); ConfigError.
+
+    ``node`` is the flat input mapping documented in the ``edgerelay.proxy.xray_config``
+    filter. Keys another node role uses are ignored (not validated). A proxy config is
+    returned only if it passes ``check_fail_closed()``.
+    """
+    node = _Section(node, "", _NODE_KEYS)
+    role = node.get("node_role")
+    if role not in NODE_ROLES:
+        raise ConfigError(node.variable("node_role"), f"must be proxy or backend, got {role!r}")
+    base = {
+        "log": {"loglevel": _text(node.get("log_level"), node.variable("log_level"))},
+        "dns": {"hosts": _dns_hosts(node.get("dns_hosts"), node.variable("dns_hosts"))},
+    }
+    public = _public(node)
+    relay = _relay(node, role)
+    if role == "proxy":
+        return _proxy_config(node, base, public, relay)
+    return _backend_config(base, public, relay)

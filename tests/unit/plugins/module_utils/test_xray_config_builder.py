@@ -1,0 +1,994 @@
+# Copyright: (c) 2026, edgerelay.proxy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Xray config builder: golden configs of both node roles, errors, properties.
+
+(Not test_xray_config.py: tests/unit is a tree of plain modules, so a module name can be
+used once, and tests/unit/plugins/filter/test_xray_config.py tests the filter.)
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from ansible_collections.edgerelay.proxy.plugins.module_utils import xray_config as builder
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_common import (
+    control_character,
+)
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_config import (
+    DEFAULTS,
+    TRANSPORTS,
+    VARIABLES,
+    ConfigError,
+    Transport,
+    build_config,
+)
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_fail_closed import (
+    check_fail_closed,
+)
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_presets import ENTRY_TYPES
+from hypothesis import given
+from hypothesis import strategies as st
+from xray_strategies import (
+    DOMAINS,
+    FEWER,
+    KEYS,
+    PORTS,
+    SHORT_IDS,
+    entry_values,
+    identities,
+    presets,
+    reality_servers,
+    shipped_presets,
+    user_lists,
+)
+
+ALICE = {"id": "b831381d-6324-4d53-ad4f-8cda48b30811", "email": "alice"}
+BOB = {"id": "0F8E3A52-4C1B-4D2E-9A6F-7B1C2D3E4F50", "email": "bob@example.org"}
+PUBLIC_PRIVATE_KEY = "kPo1FMsWZNN0hdTNNanxb1tCnIx9T6B_YTNZ5VUR7VY"
+RELAY_UUID = "6f1c2b1e-6c1f-4a55-9f0e-5a7d0f3c2b11"
+RELAY_PRIVATE_KEY = "yBaw532IIUNuQWDTncozoBaLJmcd1JZzvsHUgVPxMk8"
+RELAY_PUBLIC_KEY = "7xhH4b_VkliBxGulljcyPOH-bYUA2dl-XAdZAsfhk04"
+# The registered result of edgerelay.proxy.relay_identity: the identity and more.
+RELAY_IDENTITY = {
+    "changed": False,
+    "path": "/inventory/.edgerelay/relay-identity.json",
+    "version": 1,
+    "kind": "relay",
+    "name": "proxy-service@cluster",
+    "uuid": RELAY_UUID,
+    "private_key": RELAY_PRIVATE_KEY,
+    "public_key": RELAY_PUBLIC_KEY,
+    "short_id": "0a1b2c3d",
+}
+
+
+def node(role="proxy", **changes):
+    """The input the role passes, with the role's defaults and two users."""
+    document = {
+        "node_role": role,
+        "log_level": "warning",
+        "dns_hosts": {"de1.lab": "10.0.0.5"},
+        "public": {
+            "port": 443,
+            "transport": "tcp-vision",
+            "users": [dict(ALICE), dict(BOB)],
+            "reality": {
+                "target": "www.microsoft.com:443",
+                "server_names": ["www.microsoft.com", "microsoft.com"],
+                "private_key": PUBLIC_PRIVATE_KEY,
+                "short_id": "abcd",
+            },
+        },
+        "relay": {
+            "transport": "tcp-vision",
+            "name": "proxy-service@cluster",
+            "server_name": "www.microsoft.com",
+            "port": 8443,
+            "identity": dict(RELAY_IDENTITY),
+        },
+        "pool": {"address": "127.0.0.1", "port": 10443},
+        "presets": shipped_presets(),
+        "preset": "ru",
+        "fingerprint": "chrome",
+    }
+    document.update(changes)
+    return document
+
+
+def client(user):
+    return {**user, "flow": "xtls-rprx-vision"}
+
+
+PUBLIC_STREAM = {
+    "network": "tcp",
+    "security": "reality",
+    "realitySettings": {
+        "target": "www.microsoft.com:443",
+        "serverNames": ["www.microsoft.com", "microsoft.com"],
+        "privateKey": PUBLIC_PRIVATE_KEY,
+        "shortIds": ["abcd"],
+    },
+}
+DIRECT = {"tag": "direct", "protocol": "freedom", "settings": {"domainStrategy": "UseIPv4"}}
+
+# roles/xray/tasks/config_proxy.yml, as it was when the builder replaced it.
+PROXY_CONFIG = {
+    "log": {"loglevel": "warning"},
+    "dns": {"hosts": {"de1.lab": "10.0.0.5"}},
+    "inbounds": [
+        {
+            "tag": "public",
+            "listen": "0.0.0.0",
+            "port": 443,
+            "protocol": "vless",
+            "settings": {"clients": [client(ALICE), client(BOB)], "decryption": "none"},
+            "streamSettings": PUBLIC_STREAM,
+        }
+    ],
+    "outbounds": [
+        {
+            "tag": "foreign-pool",
+            "protocol": "vless",
+            "settings": {
+                "vnext": [
+                    {
+                        "address": "127.0.0.1",
+                        "port": 10443,
+                        "users": [
+                            {"id": RELAY_UUID, "encryption": "none", "flow": "xtls-rprx-vision"}
+                        ],
+                    }
+                ]
+            },
+            "streamSettings": {
+                "network": "tcp",
+                "security": "reality",
+                "realitySettings": {
+                    "serverName": "www.microsoft.com",
+                    "publicKey": RELAY_PUBLIC_KEY,
+                    "shortId": "0a1b2c3d",
+                    "fingerprint": "chrome",
+                },
+            },
+        },
+        DIRECT,
+    ],
+    "routing": {
+        "domainStrategy": "IPIfNonMatch",
+        "rules": [
+            {
+                "type": "field",
+                "domain": ["geosite:ru-available-only-inside"],
+                "outboundTag": "direct",
+            },
+            {
+                "type": "field",
+                "domain": ["domain:ru", "domain:su", "domain:xn--p1ai"],
+                "outboundTag": "direct",
+            },
+            {"type": "field", "ip": ["geoip:ru"], "outboundTag": "direct"},
+            {"type": "field", "ip": ["geoip:private"], "outboundTag": "direct"},
+            {"type": "field", "network": "tcp,udp", "outboundTag": "foreign-pool"},
+        ],
+    },
+}
+
+# roles/xray/tasks/config_backend.yml, as it was when the builder replaced it.
+CLIENT_INBOUND = {
+    "tag": "client",
+    "listen": "0.0.0.0",
+    "port": 443,
+    "protocol": "vless",
+    "settings": {"clients": [client(ALICE), client(BOB)], "decryption": "none"},
+    "streamSettings": PUBLIC_STREAM,
+}
+RELAY_INBOUND = {
+    "tag": "relay",
+    "listen": "0.0.0.0",
+    "port": 8443,
+    "protocol": "vless",
+    "settings": {
+        "clients": [
+            {"id": RELAY_UUID, "email": "proxy-service@cluster", "flow": "xtls-rprx-vision"}
+        ],
+        "decryption": "none",
+    },
+    "streamSettings": {
+        "network": "tcp",
+        "security": "reality",
+        "realitySettings": {
+            "target": "www.microsoft.com:443",
+            "serverNames": ["www.microsoft.com"],
+            "privateKey": RELAY_PRIVATE_KEY,
+            "shortIds": ["0a1b2c3d"],
+        },
+    },
+}
+ATTACHED_BACKEND_CONFIG = {
+    "log": {"loglevel": "warning"},
+    "dns": {"hosts": {"de1.lab": "10.0.0.5"}},
+    "inbounds": [CLIENT_INBOUND, RELAY_INBOUND],
+    "outbounds": [DIRECT],
+}
+UNATTACHED_BACKEND_CONFIG = {**ATTACHED_BACKEND_CONFIG, "inbounds": [CLIENT_INBOUND]}
+
+
+def config_error(document):
+    with pytest.raises(ConfigError) as excinfo:
+        build_config(document)
+    error = excinfo.value
+    assert str(error) == f"{error.variable}: {error.message}"
+    return error
+
+
+def strings(value):
+    """Every string of a config, keys included."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+# --------------------------------------------------------------------------- golden configs
+
+
+def test_proxy_config():
+    config = build_config(node())
+    assert config == PROXY_CONFIG
+    # The same key order as the YAML builders (the file is written with sorted keys anyway).
+    assert json.dumps(config) == json.dumps(PROXY_CONFIG)
+    check_fail_closed(config)
+
+
+def test_attached_backend_config():
+    assert build_config(node("backend")) == ATTACHED_BACKEND_CONFIG
+
+
+@pytest.mark.parametrize("relay", ["null", "missing"])
+def test_unattached_backend_config(relay):
+    document = node("backend")
+    if relay == "null":
+        document["relay"] = None
+    else:
+        del document["relay"]
+    assert build_config(document) == UNATTACHED_BACKEND_CONFIG
+
+
+def test_backend_ignores_the_proxy_keys():
+    document = node("backend", pool={"port": "x"}, preset="xx", presets=None, fingerprint=7)
+    assert build_config(document) == ATTACHED_BACKEND_CONFIG
+    for key in ("pool", "preset", "presets", "fingerprint"):
+        del document[key]
+    assert build_config(document) == ATTACHED_BACKEND_CONFIG
+
+
+def test_proxy_ignores_the_backend_relay_keys():
+    document = node()
+    document["relay"].update(name="has space", port=0)
+    document["relay"]["identity"].pop("private_key")
+    assert build_config(document) == PROXY_CONFIG
+    for key in ("name", "port"):
+        del document["relay"][key]
+    assert build_config(document) == PROXY_CONFIG
+
+
+def test_defaults():
+    document = node()
+    for key in ("log_level", "dns_hosts", "fingerprint"):
+        del document[key]
+    del document["public"]["transport"], document["relay"]["transport"]
+    del document["pool"]["address"]
+    config = build_config(document)
+    assert config == {**PROXY_CONFIG, "log": {"loglevel": "warning"}, "dns": {"hosts": {}}}
+    assert set(DEFAULTS) <= set(VARIABLES)
+
+
+def test_nulls_read_as_left_out():
+    document = node(log_level=None, dns_hosts=None, fingerprint=None)
+    document["pool"]["address"] = None
+    assert build_config(document)["dns"] == {"hosts": {}}
+
+
+def test_digit_strings_are_ports():
+    document = node("backend")
+    document["public"]["port"] = "8444"
+    document["relay"]["port"] = "9443"
+    config = build_config(document)
+    assert [inbound["port"] for inbound in config["inbounds"]] == [8444, 9443]
+
+
+def test_dns_hosts_with_several_addresses():
+    hosts = {"de1.lab": ["10.0.0.5", "fd00::5"], "nl1.lab": "nl1.internal"}
+    assert build_config(node(dns_hosts=hosts))["dns"] == {"hosts": hosts}
+
+
+def test_no_users():
+    document = node()
+    document["public"]["users"] = []
+    assert build_config(document)["inbounds"][0]["settings"]["clients"] == []
+
+
+def test_ipv6_target():
+    document = node("backend")
+    document["public"]["reality"]["target"] = "[2001:db8::1]:8443"
+    config = build_config(document)
+    settings = [inbound["streamSettings"]["realitySettings"] for inbound in config["inbounds"]]
+    assert [reality["target"] for reality in settings] == ["[2001:db8::1]:8443"] * 2
+
+
+def test_the_input_is_not_changed():
+    document = node()
+    before = copy.deepcopy(document)
+    build_config(document)
+    build_config({**document, "node_role": "backend"})
+    assert document == before
+
+
+def test_the_config_is_json():
+    for role in ("proxy", "backend"):
+        config = build_config(node(role))
+        assert json.loads(json.dumps(config)) == config
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def test_one_function_builds_every_vless_reality_inbound(monkeypatch):
+    calls = []
+    original = builder.vless_reality_inbound
+
+    def recording(tag, *args, **kwargs):
+        calls.append(tag)
+        return original(tag, *args, **kwargs)
+
+    monkeypatch.setattr(builder, "vless_reality_inbound", recording)
+    assert build_config(node()) == PROXY_CONFIG
+    assert build_config(node("backend")) == ATTACHED_BACKEND_CONFIG
+    assert calls == ["public", "client", "relay"]
+
+
+def test_a_new_transport_is_one_table_entry(monkeypatch):
+    def xhttp(reality):
+        return {
+            "network": "xhttp",
+            "security": "reality",
+            "realitySettings": reality,
+            "xhttpSettings": {"path": "/x"},
+        }
+
+    monkeypatch.setitem(TRANSPORTS, "xhttp", Transport(xhttp, xhttp, None))
+    document = node()
+    document["relay"]["transport"] = "xhttp"
+    config = build_config(document)
+    assert config["inbounds"] == PROXY_CONFIG["inbounds"]
+    pool = config["outbounds"][0]
+    assert pool["settings"]["vnext"][0]["users"] == [{"id": RELAY_UUID, "encryption": "none"}]
+    assert pool["streamSettings"]["network"] == "xhttp"
+    assert pool["streamSettings"]["realitySettings"]["publicKey"] == RELAY_PUBLIC_KEY
+
+    document = node("backend")
+    document["public"]["transport"] = "xhttp"
+    public, relay = build_config(document)["inbounds"]
+    assert public["streamSettings"]["xhttpSettings"] == {"path": "/x"}
+    assert public["settings"]["clients"] == [ALICE, BOB]
+    assert relay == RELAY_INBOUND
+
+
+def test_a_leaking_config_is_refused(monkeypatch):
+    def leaking_routing(*args, **kwargs):
+        return {"rules": [{"type": "field", "network": "tcp,udp", "outboundTag": "direct"}]}
+
+    monkeypatch.setattr(builder, "preset_routing", leaking_routing)
+    error = config_error(node())
+    assert error.variable == "xray_config"
+    assert error.message.startswith("refusing a config that could leak: routing.rules[0]: ")
+    # A backend has no routing and no pool: nothing to refuse.
+    assert build_config(node("backend")) == ATTACHED_BACKEND_CONFIG
+
+
+# --------------------------------------------------------------------------- errors
+
+
+_DELETE = object()
+BOTH = ("proxy", "backend")
+
+
+def _set(path, value):
+    """A change of ``node()`` setting the dotted ``path`` (``None`` deletes it)."""
+    keys = path.split(".")
+
+    def change(document):
+        target = document
+        for key in keys[:-1]:
+            target = target[int(key)] if isinstance(target, list) else target[key]
+        last = int(keys[-1]) if isinstance(target, list) else keys[-1]
+        if value is _DELETE:
+            del target[last]
+        else:
+            target[last] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("roles", "change", "expected"),
+    [
+        # The node.
+        (BOTH, _set("node_role", "entry"), "xray_node_role: must be proxy or backend, got 'entry'"),
+        (BOTH, _set("node_role", _DELETE), "xray_node_role: is required (input key node_role)"),
+        (
+            BOTH,
+            _set("log_level", 3),
+            "xray_log_level: must be a string (quote it in YAML), got int 3",
+        ),
+        (
+            BOTH,
+            _set("log_level", "warning\n"),
+            r"xray_log_level: 'warning\n' contains the control character or line break '\n'",
+        ),
+        (BOTH, _set("log_level", ""), "xray_log_level: must not be empty"),
+        (
+            BOTH,
+            _set("dns_hosts", ["a"]),
+            "xray_dns_hosts: must be a mapping of name to address(es)",
+        ),
+        (
+            BOTH,
+            _set("dns_hosts", {"a\tb": "10.0.0.1"}),
+            r"xray_dns_hosts key 'a\tb': 'a\tb' contains the control character",
+        ),
+        (
+            BOTH,
+            _set("dns_hosts", {"a": "10.0.0.1\n"}),
+            r"xray_dns_hosts['a']: '10.0.0.1\n' contains the control character",
+        ),
+        (
+            BOTH,
+            _set("dns_hosts", {"a": ["10.0.0.1", 5]}),
+            "xray_dns_hosts['a'][1]: must be a string (quote it in YAML), got int 5",
+        ),
+        (BOTH, _set("dns_hosts", {"a": []}), "xray_dns_hosts['a']: must be an address or a"),
+        # The public inbound.
+        (BOTH, _set("public.port", 0), "xray_port: must be a port between 1 and 65535, got int 0"),
+        (BOTH, _set("public.port", 65536), "xray_port: must be a port between 1 and 65535"),
+        (
+            BOTH,
+            _set("public.port", True),
+            "xray_port: must be a port between 1 and 65535, got bool",
+        ),
+        (
+            BOTH,
+            _set("public.port", "44 3"),
+            "xray_port: must be a port between 1 and 65535, got str",
+        ),
+        (
+            BOTH,
+            _set("public.port", 443.0),
+            "xray_port: must be a port between 1 and 65535, got float",
+        ),
+        (BOTH, _set("public.port", _DELETE), "xray_port: is required (input key public.port)"),
+        (BOTH, _set("public", None), "xray_port: is required (input key public.port)"),
+        (
+            BOTH,
+            _set("public.transport", "xhttp"),
+            "xray_transport: must be one of tcp-vision, got 'xhttp'",
+        ),
+        (BOTH, _set("public.users", None), "xray_users: is required (input key public.users)"),
+        (
+            BOTH,
+            _set("public.users", {"id": ALICE["id"]}),
+            "xray_users: must be a list of users with id and email, got dict",
+        ),
+        (
+            BOTH,
+            _set("public.users.1", "bob"),
+            "xray_users[1]: must be a mapping with id and email, got str",
+        ),
+        (
+            BOTH,
+            _set("public.users.1.level", 0),
+            "xray_users[1]: unknown key 'level' (a user has id and email)",
+        ),
+        (BOTH, _set("public.users.1.id", _DELETE), "xray_users[1].id: is required"),
+        (BOTH, _set("public.users.0.email", None), "xray_users[0].email: is required"),
+        (
+            BOTH,
+            _set("public.users.1.id", "bob"),
+            "xray_users[1].id: must be a UUID in canonical form, 8-4-4-4-12 hexadecimal digits",
+        ),
+        (
+            BOTH,
+            _set("public.users.1.id", "0f8e3a524c1b4d2e9a6f7b1c2d3e4f50"),
+            "xray_users[1].id: must be a UUID in canonical form, 8-4-4-4-12 hexadecimal digits "
+            "as `xray uuid` prints it (Xray silently derives an unrelated id from other strings "
+            "of up to 30 characters), got a string of 32 characters",
+        ),
+        (
+            BOTH,
+            _set("public.users.1.id", "{0f8e3a52-4c1b-4d2e-9a6f-7b1c2d3e4f50}"),
+            "xray_users[1].id: must be a UUID",
+        ),
+        (
+            BOTH,
+            _set("public.users.1.id", "0f8e3a52-4c1b-4d2e-9a6f-7b1c2d3e4f5g"),
+            "xray_users[1].id: must be a UUID",
+        ),
+        (BOTH, _set("public.users.1.id", 7), "xray_users[1].id: must be a UUID"),
+        (
+            BOTH,
+            _set("public.users.1.id", ALICE["id"].upper()),
+            "xray_users[1].id: is also the id of xray_users[0]",
+        ),
+        (
+            BOTH,
+            _set("public.users.1.email", "ALICE"),
+            "xray_users[1].email: 'ALICE' is also the email of xray_users[0] (Xray compares "
+            "emails ignoring case)",
+        ),
+        (
+            BOTH,
+            _set("public.users.1.email", "bob smith"),
+            "xray_users[1].email: 'bob smith' contains whitespace",
+        ),
+        (BOTH, _set("public.users.1.email", ""), "xray_users[1].email: must not be empty"),
+        (
+            BOTH,
+            _set("public.users.1.email", "bob\x00"),
+            r"xray_users[1].email: 'bob\x00' contains the control character or line break",
+        ),
+        (
+            BOTH,
+            _set("public.users.1.email", "bob\u2028"),
+            r"xray_users[1].email: 'bob\u2028' contains the control character or line break "
+            r"'\u2028'",
+        ),
+        (
+            BOTH,
+            _set("public.reality.target", "www.microsoft.com"),
+            "xray_reality_target: must be host:port (e.g. www.microsoft.com:443), "
+            "got 'www.microsoft.com'",
+        ),
+        (BOTH, _set("public.reality.target", ":443"), "xray_reality_target: must be host:port"),
+        (
+            BOTH,
+            _set("public.reality.target", "www.microsoft.com:0"),
+            "xray_reality_target: '0' is not a port between 1 and 65535",
+        ),
+        (
+            BOTH,
+            _set("public.reality.target", "www.microsoft.com:https"),
+            "xray_reality_target: 'https' is not a port",
+        ),
+        (
+            BOTH,
+            _set("public.reality.target", "https://www.microsoft.com:443"),
+            "xray_reality_target: 'https://www.microsoft.com' is not a host name or IPv4 address",
+        ),
+        (
+            BOTH,
+            _set("public.reality.target", "2001:db8::1:443"),
+            "xray_reality_target: '2001:db8::1' is not a host name or IPv4 address (an IPv6 "
+            "address goes in brackets: [2001:db8::1]:443)",
+        ),
+        (
+            BOTH,
+            _set("public.reality.target", "[2001:db8::g]:443"),
+            "xray_reality_target: '[2001:db8::g]' is not an IPv6 address in brackets",
+        ),
+        (
+            BOTH,
+            _set("public.reality.target", "www.microsoft.com:443\n"),
+            "xray_reality_target: 'www.microsoft.com:443\\n' contains the control character",
+        ),
+        (
+            BOTH,
+            _set("public.reality.server_names", "www.microsoft.com"),
+            "xray_reality_server_names: must be a non-empty list of host names, "
+            "got str 'www.microsoft.com'",
+        ),
+        (
+            BOTH,
+            _set("public.reality.server_names", []),
+            "xray_reality_server_names: must be a non-empty list of host names, got list",
+        ),
+        (
+            BOTH,
+            _set("public.reality.server_names.1", "*.microsoft.com"),
+            "xray_reality_server_names[1]: must be a host name (dot-separated labels of "
+            "letters, digits and '-'), got '*.microsoft.com'",
+        ),
+        (
+            BOTH,
+            _set("public.reality.server_names.0", "microsoft.com."),
+            "xray_reality_server_names[0]: must be a host name",
+        ),
+        (
+            BOTH,
+            _set("public.reality.server_names.0", "a" * 64 + ".com"),
+            "xray_reality_server_names[0]: must be a host name",
+        ),
+        (
+            BOTH,
+            _set("public.reality.private_key", ""),
+            "xray_reality_private_key: must not be empty",
+        ),
+        (
+            BOTH,
+            _set("public.reality.private_key", _DELETE),
+            "xray_reality_private_key: is required (input key public.reality.private_key)",
+        ),
+        (
+            BOTH,
+            _set("public.reality.short_id", "abc"),
+            "xray_reality_short_id: must be 0 to 16 hexadecimal digits, an even number of "
+            "them, got 'abc'",
+        ),
+        (
+            BOTH,
+            _set("public.reality.short_id", "0123456789abcdef01"),
+            "xray_reality_short_id: must be 0 to 16 hexadecimal digits",
+        ),
+        (BOTH, _set("public.reality.short_id", "zz"), "xray_reality_short_id: must be 0 to 16"),
+        (
+            BOTH,
+            _set("public.reality.short_id", 1234),
+            "xray_reality_short_id: must be a string of hexadecimal digits (quote it in YAML), "
+            "got int 1234",
+        ),
+        # The relay, on both roles.
+        (
+            BOTH,
+            _set("relay.transport", "tcp"),
+            "xray_relay_transport: must be one of tcp-vision, got 'tcp'",
+        ),
+        (
+            BOTH,
+            _set("relay.server_name", None),
+            "xray_relay_server_name: is required (input key relay.server_name)",
+        ),
+        (
+            BOTH,
+            _set("relay.server_name", "www.microsoft.com:443"),
+            "xray_relay_server_name: must be a host name",
+        ),
+        (
+            BOTH,
+            _set("relay.identity", None),
+            "xray_relay_identity: is required (input key relay.identity)",
+        ),
+        (
+            BOTH,
+            _set("relay.identity", "proxy-service@cluster"),
+            "xray_relay_identity: must be the relay identity (uuid, private_key, public_key, "
+            "short_id), got str",
+        ),
+        (
+            BOTH,
+            _set("relay.identity", {"changed": False, "skipped": True}),
+            "xray_relay_identity: the relay identity was not loaded (its task was skipped: no "
+            "proxy lists a backend in proxy_backends)",
+        ),
+        (BOTH, _set("relay.identity.uuid", None), "xray_relay_identity.uuid: is required"),
+        (BOTH, _set("relay.identity.uuid", ""), "xray_relay_identity.uuid: must be a UUID"),
+        (
+            BOTH,
+            _set("relay.identity.short_id", "0a1"),
+            "xray_relay_identity.short_id: must be 0 to 16 hexadecimal digits",
+        ),
+        # Proxy only.
+        (
+            ("proxy",),
+            _set("relay", None),
+            "xray_relay_identity: is required on a proxy: its foreign-pool outbound uses the "
+            "shared relay identity (input key relay is missing or null)",
+        ),
+        (("proxy",), _set("relay", _DELETE), "xray_relay_identity: is required on a proxy"),
+        (
+            ("proxy",),
+            _set("relay.identity.public_key", _DELETE),
+            "xray_relay_identity.public_key: is required",
+        ),
+        (
+            ("proxy",),
+            _set("relay.identity.public_key", "abc\r"),
+            r"xray_relay_identity.public_key: 'abc\r' contains the control character",
+        ),
+        (("proxy",), _set("pool", None), "xray_pool_port: is required (input key pool.port)"),
+        (
+            ("proxy",),
+            _set("pool.port", 70000),
+            "xray_pool_port: must be a port between 1 and 65535, got int 70000",
+        ),
+        (("proxy",), _set("pool.address", ""), "xray_pool_address: must not be empty"),
+        (
+            ("proxy",),
+            _set("fingerprint", "chrome\n"),
+            r"xray_relay_fingerprint: 'chrome\n' contains the control character",
+        ),
+        (("proxy",), _set("preset", None), "proxy_preset: is required (input key preset)"),
+        (("proxy",), _set("preset", "xx"), "proxy_preset: unknown preset 'xx' (known: ru)"),
+        (
+            ("proxy",),
+            _set("presets", None),
+            "proxy_preset: presets: must be a mapping of name to preset, got NoneType",
+        ),
+        (
+            ("proxy",),
+            _set("presets.ru.direct.1.values.0", "r u"),
+            "proxy_preset: preset 'ru' direct[1] (domain_suffix): 'r u' is not a domain name",
+        ),
+        (
+            ("proxy",),
+            _set("presets.ru.direct.1.values.0", "ru\x00"),
+            r"proxy_preset: preset 'ru' direct[1] (domain_suffix): 'ru\x00' contains the "
+            "control character or line break",
+        ),
+        # Backend only.
+        (
+            ("backend",),
+            _set("relay.port", None),
+            "xray_relay_port: is required (input key relay.port)",
+        ),
+        (
+            ("backend",),
+            _set("relay.port", "8443a"),
+            "xray_relay_port: must be a port between 1 and 65535, got str '8443a'",
+        ),
+        (("backend",), _set("relay.name", "proxy service"), "xray_relay_name: 'proxy service'"),
+        (("backend",), _set("relay.name", _DELETE), "xray_relay_name: is required"),
+        (
+            ("backend",),
+            _set("relay.identity.private_key", _DELETE),
+            "xray_relay_identity.private_key: is required",
+        ),
+        # The shape of the input.
+        (
+            BOTH,
+            _set("pubic", {}),
+            "xray_config: the input: unknown key 'pubic' (known: node_role, log_level, "
+            "dns_hosts, public, relay, pool, presets, preset, fingerprint)",
+        ),
+        (
+            BOTH,
+            _set("public.reality.server_name", "x"),
+            "xray_config: public.reality: unknown key 'server_name' (known: target, "
+            "server_names, private_key, short_id)",
+        ),
+        (
+            BOTH,
+            _set("relay.identities", {}),
+            "xray_config: relay: unknown key 'identities'",
+        ),
+        (
+            BOTH,
+            _set("public", "public"),
+            "xray_config: public must be a mapping (see the filter's documentation), got str",
+        ),
+        (
+            ("proxy",),
+            _set("pool", [10443]),
+            "xray_config: pool must be a mapping (see the filter's documentation), got list",
+        ),
+    ],
+)
+@pytest.mark.parametrize("role", BOTH)
+def test_errors_name_the_variable(roles, change, expected, role):
+    document = node(role)
+    change(document)
+    if role not in roles:
+        build_config(document)  # a key of the other role: ignored
+        return
+    error = config_error(document)
+    assert str(error).startswith(expected), str(error)
+
+
+def test_the_input_must_be_a_mapping():
+    error = config_error([node()])
+    assert str(error) == (
+        "xray_config: the input must be a mapping (see the filter's documentation), got list"
+    )
+
+
+def test_secrets_are_never_quoted():
+    secret = "s3cr3t-Key-Material_0123456789abcdefghijklm"
+    for change, variable in [
+        (_set("public.reality.private_key", secret + "\n"), "xray_reality_private_key"),
+        (_set("relay.identity.private_key", secret + "\x00"), "xray_relay_identity.private_key"),
+        (_set("public.users.0.id", secret), "xray_users[0].id"),
+        (_set("relay.identity.uuid", secret), "xray_relay_identity.uuid"),
+    ]:
+        document = node("backend")
+        change(document)
+        error = config_error(document)
+        assert error.variable == variable
+        assert secret not in str(error) and "s3cr3t" not in str(error)
+    document = node("backend")
+    document["public"]["users"][1]["id"] = ALICE["id"]
+    assert ALICE["id"] not in str(config_error(document))
+
+
+def test_every_input_value_names_a_variable():
+    keys = {"node_role", "log_level", "dns_hosts", "preset", "fingerprint"}
+    keys |= {"public.port", "public.transport", "public.users"}
+    keys |= {f"public.reality.{key}" for key in ("target", "server_names", "private_key")}
+    keys |= {"public.reality.short_id", "pool.address", "pool.port"}
+    keys |= {f"relay.{key}" for key in ("transport", "name", "server_name", "port", "identity")}
+    assert set(VARIABLES) == keys
+    assert set(DEFAULTS) <= keys
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@st.composite
+def nodes(draw, role):
+    """A valid input of ``role`` (proxy: with one generated preset)."""
+    name, preset = draw(presets())
+    relay = {
+        "server_name": draw(DOMAINS),
+        "name": draw(st.sampled_from(["proxy-service@cluster", "relay"])),
+        "port": draw(PORTS),
+        "identity": draw(identities()),
+    }
+    document = {
+        "node_role": role,
+        "public": {
+            "port": draw(st.one_of(PORTS, PORTS.map(str))),
+            "users": draw(user_lists()),
+            "reality": draw(reality_servers()),
+        },
+        "relay": relay if role == "proxy" or draw(st.booleans()) else None,
+        "pool": {"port": draw(PORTS)},
+        "presets": {name: preset},
+        "preset": name,
+    }
+    return document
+
+
+def expected_direct_rules(preset):
+    rules = []
+    for entry in preset["direct"]:
+        field, prefix = ENTRY_TYPES[entry["type"]]
+        values = [f"{prefix}{value}" for value in entry_values(entry)]
+        rules.append({"type": "field", field: values, "outboundTag": "direct"})
+    return rules
+
+
+@given(nodes("proxy"))
+def test_every_proxy_config_fails_closed(document):
+    config = build_config(document)
+    check_fail_closed(config, pool_tag="foreign-pool", direct_tag="direct")
+    assert [outbound["tag"] for outbound in config["outbounds"]] == ["foreign-pool", "direct"]
+    pool = config["outbounds"][0]
+    assert pool["protocol"] == "vless"
+    assert pool["settings"]["vnext"][0]["address"] == "127.0.0.1"
+    assert pool["settings"]["vnext"][0]["port"] == document["pool"]["port"]
+    rules = config["routing"]["rules"]
+    (preset,) = document["presets"].values()
+    direct = [rule for rule in rules if rule.get("outboundTag") == "direct"]
+    assert direct == expected_direct_rules(preset)
+    assert rules[: len(direct)] == direct
+    assert all(rule.get("domain") or rule.get("ip") for rule in direct)
+    assert rules[-1] == {"type": "field", "network": "tcp,udp", "outboundTag": "foreign-pool"}
+    assert len(rules) == len(direct) + 1
+
+
+@given(nodes("proxy"))
+def test_proxy_inbound_and_pool_carry_the_inputs(document):
+    config = build_config(document)
+    (inbound,) = config["inbounds"]
+    public = document["public"]
+    assert inbound["tag"] == "public"
+    assert inbound["port"] == int(public["port"])
+    assert inbound["settings"]["clients"] == [client(user) for user in public["users"]]
+    reality = inbound["streamSettings"]["realitySettings"]
+    assert reality == {
+        "target": public["reality"]["target"],
+        "serverNames": public["reality"]["server_names"],
+        "privateKey": public["reality"]["private_key"],
+        "shortIds": [public["reality"]["short_id"]],
+    }
+    identity = document["relay"]["identity"]
+    pool = config["outbounds"][0]
+    assert pool["settings"]["vnext"][0]["users"] == [
+        {"id": identity["uuid"], "encryption": "none", "flow": "xtls-rprx-vision"}
+    ]
+    assert pool["streamSettings"]["realitySettings"] == {
+        "serverName": document["relay"]["server_name"],
+        "publicKey": identity["public_key"],
+        "shortId": identity["short_id"],
+        "fingerprint": "chrome",
+    }
+
+
+@given(nodes("backend"))
+def test_every_backend_config(document):
+    config = build_config(document)
+    assert "routing" not in config
+    assert config["outbounds"] == [DIRECT]
+    tags = [inbound["tag"] for inbound in config["inbounds"]]
+    relay = document["relay"]
+    assert tags == (["client", "relay"] if relay else ["client"])
+    if relay:
+        inbound = config["inbounds"][1]
+        assert inbound["port"] == relay["port"]
+        assert inbound["settings"]["clients"] == [
+            client({"id": relay["identity"]["uuid"], "email": relay["name"]})
+        ]
+        reality = inbound["streamSettings"]["realitySettings"]
+        assert reality["serverNames"] == [relay["server_name"]]
+        assert reality["target"] == document["public"]["reality"]["target"]
+        assert reality["privateKey"] == relay["identity"]["private_key"]
+
+
+@FEWER
+@given(st.sampled_from(BOTH).flatmap(nodes))
+def test_no_config_string_has_a_control_character(document):
+    config = build_config(document)
+    assert not any(control_character(text) for text in strings(config))
+
+
+BAD_USERS = st.sampled_from(
+    [
+        ("not-a-mapping", "must be a mapping with id and email"),
+        ({"id": "alice", "email": "alice2"}, "must be a UUID"),
+        ({"id": "6f1c2b1e-6c1f-4a55-9f0e-5a7d0f3c2b1"}, "is required"),
+        ({"id": "6f1c2b1e-6c1f-4a55-9f0e-5a7d0f3c2b19", "email": "a b"}, "contains whitespace"),
+        ({"id": "6f1c2b1e-6c1f-4a55-9f0e-5a7d0f3c2b19", "email": "x", "flow": ""}, "unknown key"),
+    ]
+)
+
+
+@FEWER
+@given(user_lists(), BAD_USERS, st.data())
+def test_a_bad_user_anywhere_is_named_by_its_index(users, bad, data):
+    user, fragment = bad
+    index = data.draw(st.integers(0, len(users)))
+    users.insert(index, user)
+    document = node("backend")
+    document["public"]["users"] = users
+    error = config_error(document)
+    assert error.variable.startswith(f"xray_users[{index}]"), str(error)
+    assert fragment in error.message
+
+
+@FEWER
+@given(user_lists(max_size=4).filter(bool), st.data())
+def test_a_repeated_user_is_named(users, data):
+    first = data.draw(st.integers(0, len(users) - 1))
+    key = data.draw(st.sampled_from(["id", "email"]))
+    copy_of = dict(users[first])
+    other = {"id": "ffffffff-ffff-4fff-8fff-ffffffffffff", "email": "~other~"}
+    duplicate = {**other, key: copy_of[key].swapcase()}
+    document = node("backend")
+    document["public"]["users"] = [*users, duplicate]
+    error = config_error(document)
+    assert error.variable == f"xray_users[{len(users)}].{key}"
+    assert f"is also the {key} of xray_users[{first}]" in error.message
+
+
+@given(st.integers(-(2**20), 2**20))
+def test_ports(port):
+    document = node("backend")
+    document["relay"]["port"] = port
+    if 1 <= port <= 65535:
+        assert build_config(document)["inbounds"][1]["port"] == port
+        document["relay"]["port"] = str(port)
+        assert build_config(document)["inbounds"][1]["port"] == port
+    else:
+        assert config_error(document).variable == "xray_relay_port"
+
+
+@given(SHORT_IDS, KEYS)
+def test_short_ids_and_keys_pass_through(short_id, key):
+    document = node("backend")
+    document["public"]["reality"].update(short_id=short_id.upper(), private_key=key)
+    reality = build_config(document)["inbounds"][0]["streamSettings"]["realitySettings"]
+    assert reality["shortIds"] == [short_id.upper()] and reality["privateKey"] == key
