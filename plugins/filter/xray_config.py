@@ -1,0 +1,317 @@
+# Copyright: (c) 2026, edgerelay.proxy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_common import is_list
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_config import (
+    ConfigError,
+    build_config,
+)
+
+DOCUMENTATION = r"""
+name: xray_config
+version_added: 0.1.0
+author: edgerelay.proxy contributors
+short_description: Build the complete, checked Xray config of a proxy or backend node
+description:
+  - Builds the Xray config (C(log), C(dns), C(inbounds), C(outbounds), and C(routing) on a
+    proxy) of one node from a flat mapping of the role's variables, validating them first.
+  - "O(_input.node_role=proxy) (entry node, group C(proxy_servers)): the inbound C(public);
+    the outbounds C(foreign-pool) (VLESS-REALITY with the shared relay identity to the local
+    HAProxy, which forwards to the backends' relay inbounds) and C(direct) (C(freedom),
+    C(domainStrategy: UseIPv4)), in that order; the routing of the preset
+    (C(edgerelay.proxy.preset_routing) with C(direct_tag=direct), C(pool_tag=foreign-pool)):
+    one rule per direct entry of the preset, then the catch-all to C(foreign-pool). The
+    config is returned only if it passes the C(edgerelay.proxy.xray_fail_closed) check."
+  - "O(_input.node_role=backend) (foreign backend, group C(vpn_servers)): the inbound
+    C(client) for the node's own users, plus the inbound C(relay) for the shared relay
+    identity when O(_input.relay) is given (a proxy lists the node in C(proxy_backends));
+    the outbound C(direct)."
+  - Every inbound is VLESS-REALITY on C(0.0.0.0) with C(decryption=none); the clients of an
+    inbound and the user of the C(foreign-pool) outbound get the flow of their transport.
+  - Keys the node role does not use are ignored and not validated (C(pool), C(presets),
+    C(preset), C(fingerprint), C(relay.port) and C(relay.name) on the other role), so one
+    mapping can serve both roles.
+  - >-
+    Errors start with the variable to fix, for example C(xray_users[1].id: must be a UUID
+    ...), C(xray_reality_target: ...) or C(proxy_preset: unknown preset 'xx') followed by the
+    known names. A key missing from the input (or null) without a default reads
+    C(<variable>: is required) followed by the input key. Mistakes in the shape of the input
+    itself start with C(xray_config:).
+positional: _input
+options:
+  _input:
+    description: The node, a mapping of the role's variables.
+    type: dict
+    required: true
+    suboptions:
+      node_role:
+        description: C(proxy) or C(backend) (C(xray_node_role)).
+        type: str
+        required: true
+        choices: [proxy, backend]
+      log_level:
+        description: Xray C(log.loglevel) (C(xray_log_level)).
+        type: str
+        default: warning
+      dns_hosts:
+        description: Xray C(dns.hosts), name to an address or a list of addresses
+          (C(xray_dns_hosts)).
+        type: dict
+        default: {}
+      public:
+        description: The node's own VLESS-REALITY inbound, C(public) on a proxy, C(client) on
+          a backend.
+        type: dict
+        required: true
+        suboptions:
+          port:
+            description: Port (C(xray_port)). Strings of digits are accepted, booleans are not.
+            type: int
+            required: true
+          transport:
+            description: Transport of the inbound (C(xray_transport)). C(tcp-vision) is raw TCP
+              with REALITY and the C(xtls-rprx-vision) flow.
+            type: str
+            default: tcp-vision
+            choices: [tcp-vision]
+          users:
+            description:
+              - Clients (C(xray_users)), each a mapping of exactly C(id) and C(email).
+              - C(id) is a UUID in canonical form (8-4-4-4-12 hexadecimal digits); Xray would
+                silently derive an unrelated id from other strings of up to 30 characters.
+              - C(email) is a name without whitespace or control characters.
+              - No two users share an id or an email (emails compared ignoring case, as Xray
+                does).
+            type: list
+            elements: dict
+            required: true
+          reality:
+            description: REALITY settings of the inbound.
+            type: dict
+            required: true
+            suboptions:
+              target:
+                description: C(host:port) of a real TLS 1.3 site (C(xray_reality_target)); an
+                  IPv6 host in brackets.
+                type: str
+                required: true
+              server_names:
+                description: Non-empty list of host names (C(xray_reality_server_names)).
+                type: list
+                elements: str
+                required: true
+              private_key:
+                description: REALITY private key (C(xray_reality_private_key)); never shown in
+                  errors.
+                type: str
+                required: true
+              short_id:
+                description: REALITY short id, 0 to 16 hexadecimal digits, an even number of
+                  them (C(xray_reality_short_id)).
+                type: str
+                required: true
+      relay:
+        description:
+          - The shared relay identity C(proxy-service@cluster) and how the relay hop is
+            carried.
+          - On a proxy it makes the C(foreign-pool) outbound and is required (give it
+            whenever the identity exists, also on a proxy without backends).
+          - On a backend it makes the C(relay) inbound; null or left out on a backend no proxy
+            relays through (no C(relay) inbound then).
+        type: dict
+        suboptions:
+          transport:
+            description: Transport of the relay hop, on both ends (C(xray_relay_transport)).
+            type: str
+            default: tcp-vision
+            choices: [tcp-vision]
+          name:
+            description: Email of the relay client, a name without whitespace or control
+              characters (C(xray_relay_name)). Backend only.
+            type: str
+          server_name:
+            description: REALITY server name of the relay hop, a host name
+              (C(xray_relay_server_name)). The relay inbound uses the public inbound's
+              O(_input.public.reality.target).
+            type: str
+            required: true
+          port:
+            description: Port of the relay inbound (C(xray_relay_port)). Backend only.
+            type: int
+          identity:
+            description:
+              - The identity (C(xray_relay_identity)), for example the registered result of
+                C(edgerelay.proxy.relay_identity); other keys are ignored.
+              - C(uuid) (canonical UUID) and C(short_id) on both roles, C(public_key) on a
+                proxy, C(private_key) on a backend.
+            type: dict
+            required: true
+      pool:
+        description: The local HAProxy frontend of the foreign pool. Proxy only.
+        type: dict
+        suboptions:
+          address:
+            description: Address of the frontend (C(xray_pool_address)).
+            type: str
+            default: 127.0.0.1
+          port:
+            description: Port of the frontend (C(xray_pool_port)). Required on a proxy.
+            type: int
+      presets:
+        description: All presets, name to preset (the shipped ones combined with
+          C(xray_presets_extra)). Proxy only; only O(_input.preset) is validated.
+        type: dict
+      preset:
+        description: Name of the preset whose routing the proxy uses (C(proxy_preset)).
+          Required on a proxy.
+        type: str
+      fingerprint:
+        description: TLS fingerprint of the C(foreign-pool) outbound
+          (C(xray_relay_fingerprint)). Proxy only.
+        type: str
+        default: chrome
+notes:
+  - Strings that reach the config must not contain control characters or line breaks.
+  - Values set to C(omit) count as left out.
+  - The task calling the filter should set C(no_log) (the config holds private keys);
+    error messages never quote a private key or a user id.
+seealso:
+  - plugin: edgerelay.proxy.preset_routing
+    plugin_type: filter
+  - plugin: edgerelay.proxy.xray_fail_closed
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+- name: Build the Xray configuration
+  ansible.builtin.set_fact:
+    xray_config: "{{ xray_node | edgerelay.proxy.xray_config }}"
+  vars:
+    xray_node:
+      node_role: "{{ xray_node_role }}"
+      log_level: "{{ xray_log_level }}"
+      dns_hosts: "{{ xray_dns_hosts }}"
+      public:
+        port: "{{ xray_port }}"
+        users: "{{ xray_users }}"
+        reality:
+          target: "{{ xray_reality_target }}"
+          server_names: "{{ xray_reality_server_names }}"
+          private_key: "{{ xray_public_keys.private_key }}"
+          short_id: "{{ xray_public_keys.short_id }}"
+      # A backend no proxy relays through gets no relay inbound.
+      relay: "{{ xray_relay if xray_node_role == 'proxy' or xray_relay_attached else None }}"
+      pool:
+        port: "{{ xray_pool_port }}"
+      presets: "{{ xray_presets_all }}"
+      preset: "{{ proxy_preset }}"
+    xray_relay:
+      name: "{{ xray_relay_name }}"
+      server_name: "{{ xray_relay_server_name }}"
+      port: "{{ xray_relay_port }}"
+      identity: "{{ xray_relay_identity }}"
+  no_log: true
+
+# On a proxy with proxy_preset=ru, xray_config is:
+#   log: {loglevel: warning}
+#   dns: {hosts: {}}
+#   inbounds:
+#     - tag: public
+#       listen: 0.0.0.0
+#       port: 443
+#       protocol: vless
+#       settings:
+#         clients: [{id: <uuid>, email: alice, flow: xtls-rprx-vision}]
+#         decryption: none
+#       streamSettings:
+#         network: tcp
+#         security: reality
+#         realitySettings: {target: "www.microsoft.com:443", serverNames: [www.microsoft.com],
+#                           privateKey: <key>, shortIds: [<short id>]}
+#   outbounds:
+#     - tag: foreign-pool
+#       protocol: vless
+#       settings:
+#         vnext:
+#           - address: 127.0.0.1
+#             port: 10443
+#             users: [{id: <relay uuid>, encryption: none, flow: xtls-rprx-vision}]
+#       streamSettings:
+#         network: tcp
+#         security: reality
+#         realitySettings: {serverName: www.microsoft.com, publicKey: <relay public key>,
+#                           shortId: <relay short id>, fingerprint: chrome}
+#     - {tag: direct, protocol: freedom, settings: {domainStrategy: UseIPv4}}
+#   routing:
+#     domainStrategy: IPIfNonMatch
+#     rules:
+#       - {type: field, domain: ["geosite:ru-available-only-inside"], outboundTag: direct}
+#       - {type: field, domain: ["domain:ru", "domain:su", "domain:xn--p1ai"], outboundTag: direct}
+#       - {type: field, ip: ["geoip:ru"], outboundTag: direct}
+#       - {type: field, ip: ["geoip:private"], outboundTag: direct}
+#       - {type: field, network: "tcp,udp", outboundTag: foreign-pool}
+"""
+
+RETURN = r"""
+_value:
+  description: The Xray config, ready for C(to_nice_json).
+  type: dict
+  contains:
+    log:
+      description: "C({loglevel: <log_level>})."
+      type: dict
+    dns:
+      description: "C({hosts: <dns_hosts>})."
+      type: dict
+    inbounds:
+      description: C([public]) on a proxy; C([client]) or C([client, relay]) on a backend.
+      type: list
+      elements: dict
+    outbounds:
+      description: C([foreign-pool, direct]) on a proxy, C([direct]) on a backend.
+      type: list
+      elements: dict
+    routing:
+      description: The preset's routing, ending with the catch-all to C(foreign-pool).
+      type: dict
+      returned: on a proxy
+"""
+
+# `omit` is a sentinel object since ansible-core 2.19 and a placeholder string before.
+_OMIT_TYPE_NAME = "_OmitType"
+_OMIT_PREFIX = "__omit_place_holder__"
+
+
+def _is_omitted(value):
+    if type(value).__name__ == _OMIT_TYPE_NAME:
+        return True
+    return isinstance(value, str) and value.startswith(_OMIT_PREFIX)
+
+
+def _without_omitted(value):
+    """The input with every ``omit`` value left out (mappings) or dropped (lists)."""
+    if isinstance(value, Mapping):
+        return {key: _without_omitted(item) for key, item in value.items() if not _is_omitted(item)}
+    if is_list(value):
+        return [_without_omitted(item) for item in value if not _is_omitted(item)]
+    return value
+
+
+def xray_config(node):
+    """Filter wrapper around module_utils.xray_config.build_config()."""
+    try:
+        return build_config(_without_omitted(node))
+    except ConfigError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+class FilterModule:
+    """edgerelay.proxy Xray config builder."""
+
+    def filters(self):
+        return {"xray_config": xray_config}
