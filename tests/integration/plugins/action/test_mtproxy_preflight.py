@@ -92,7 +92,7 @@ def test_preflight_success(run_playbook):
     (result,) = run.results()
     assert result["changed"] is False
     assert not result.get("failed")
-    assert result["plan"] == replica_plan(3, 10000, "10.250.0.0/24")
+    assert result["replicas"] == replica_plan(3, 10000, "10.250.0.0/24")
     assert result["gateway"] == "10.250.0.1"
     assert result["server_secret"] == SECRET
     assert result["client_secret"] == SECRET
@@ -114,7 +114,7 @@ def test_preflight_check_mode_with_string_numbers(run_playbook):
     assert run.rc == 0, run.output
     (result,) = run.results()
     assert result["changed"] is False
-    assert [entry["host_port"] for entry in result["plan"]] == list(range(20000, 20005))
+    assert [entry["host_port"] for entry in result["replicas"]] == list(range(20000, 20005))
     assert result["secret_mode"] == "dd"
     assert result["server_secret"] == SECRET
     assert result["client_secret"] == "dd" + SECRET
@@ -145,7 +145,7 @@ def test_preflight_failures_json(run_playbook):
         assert result["msg"].startswith(f"{variable}: "), (name, result["msg"])
         assert fragment in result["msg"], (name, result["msg"])
         assert result["variable"] == variable, name
-        assert "plan" not in result, name
+        assert "replicas" not in result, name
     assert results[-1]["msg"] == "haproxy_port: is required"
     assert_no_secret(run.output)
 
