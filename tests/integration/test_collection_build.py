@@ -25,17 +25,47 @@ from tests.conftest import REPO_ROOT
 
 ANSIBLE_GALAXY = Path(sys.executable).with_name("ansible-galaxy")
 
-# Top-level paths that must never be in the tarball.
+# Top-level entries a Galaxy user gets. Anything else in the tarball is a leak.
+ALLOWED_TOP_LEVEL = {
+    "MANIFEST.json",
+    "FILES.json",
+    "README.md",
+    "LICENSE",
+    "CHANGELOG.md",
+    "changelogs",
+    "meta",
+    "plugins",
+    "roles",
+    "playbooks",
+    "docs",
+}
+# docs/ ships only when it holds user documentation.
+REQUIRED_TOP_LEVEL = ALLOWED_TOP_LEVEL - {"docs"}
+# Directories that ship whole (every file of the source, subdirectories included), except:
+SHIPPED_DIRECTORIES = ("changelogs", "docs", "meta", "playbooks", "plugins", "roles")
+NOT_SHIPPED = {"docs/benchmarks.md"}
+# Paths that must never be in the tarball.
 FORBIDDEN_PREFIXES = (
     "tests",
     "molecule",
     ".venv",
     ".cache",
     ".collections",
+    "lab",
     "lab/.state",
+    "Vagrantfile",
+    "group_vars",
+    "docs/benchmarks.md",
 )
 # Path components that must not appear anywhere in the tarball.
-FORBIDDEN_COMPONENTS = {"__pycache__", ".hypothesis", ".pytest_cache", ".ruff_cache"}
+FORBIDDEN_COMPONENTS = {
+    "__pycache__",
+    ".hypothesis",
+    ".pytest_cache",
+    ".ruff_cache",
+    # Generated secrets (edgerelay_secrets_dir), wherever an inventory put them.
+    ".edgerelay",
+}
 # Developer tooling listed in galaxy.yml build_ignore.
 DEV_TOOLING = (
     ".git",
@@ -57,6 +87,8 @@ REQUIRED = (
     "meta/runtime.yml",
     "plugins/filter/mtproxy_replica_plan.py",
     "plugins/action/mtproxy_preflight.py",
+    "plugins/modules/mtproxy_preflight.py",
+    "plugins/modules/relay_identity.py",
     "plugins/module_utils/mtproxy_plan.py",
     "roles/haproxy/tasks/main.yml",
     "playbooks/deploy.yml",
@@ -84,6 +116,8 @@ _PLANTED_FILES = {
     ".pytest_cache/v/cache/nodeids": "[]",
     ".ruff_cache/CACHEDIR.TAG": "",
     "lab/.state/mtproxy_secret": "0123456789abcdef0123456789abcdef",
+    ".edgerelay/relay-identity.json": "{}",
+    "playbooks/.edgerelay/mtproxy-edge1.json": "{}",
     "plugins/filter/__pycache__/mtproxy_replica_plan.cpython-311.pyc": "",
     "plugins/module_utils/__pycache__/mtproxy_plan.cpython-311.pyc": "",
     "plugins/action/stray.pyc": "",
@@ -139,13 +173,13 @@ def _build(source: Path, output: Path) -> Path:
 
 @pytest.fixture(scope="module", params=["working-tree", "staged-with-clutter"])
 def built(request, tmp_path_factory):
-    """(tarball path, normalised member names) for each build source."""
+    """(tarball path, normalised member names, source tree) for each build source."""
     tmp = tmp_path_factory.mktemp(request.param)
     source = REPO_ROOT if request.param == "working-tree" else _staged_tree(tmp)
     tarball = _build(source, tmp / "dist")
     with tarfile.open(tarball, "r:gz") as archive:
         names = [str(PurePosixPath(member.name)) for member in archive.getmembers()]
-    return tarball, names
+    return tarball, names, source
 
 
 def _under(name: str, prefix: str) -> bool:
@@ -153,20 +187,41 @@ def _under(name: str, prefix: str) -> bool:
 
 
 def test_tarball_exists(built):
-    tarball, names = built
+    tarball, names, _ = built
     assert tarball.stat().st_size > 0
     assert names
 
 
+def test_only_allowed_top_level_entries(built):
+    _, names, _ = built
+    top_level = {PurePosixPath(name).parts[0] for name in names}
+    assert top_level <= ALLOWED_TOP_LEVEL, f"not for Galaxy users: {top_level - ALLOWED_TOP_LEVEL}"
+    assert top_level >= REQUIRED_TOP_LEVEL, f"missing: {REQUIRED_TOP_LEVEL - top_level}"
+
+
+@pytest.mark.parametrize("directory", SHIPPED_DIRECTORIES)
+def test_shipped_directories_are_complete(built, directory):
+    _, names, source = built
+    expected = {
+        path.relative_to(source).as_posix()
+        for path in (source / directory).rglob("*")
+        if path.is_file()
+        and path.suffix != ".pyc"
+        and not FORBIDDEN_COMPONENTS & set(path.relative_to(source).parts)
+    } - NOT_SHIPPED
+    missing = sorted(expected - set(names))
+    assert not missing, f"{directory}/ is incomplete in the tarball: {missing[:10]}"
+
+
 @pytest.mark.parametrize("prefix", FORBIDDEN_PREFIXES + DEV_TOOLING)
 def test_nothing_of_the_dev_tree(built, prefix):
-    _, names = built
+    _, names, _ = built
     leaked = [name for name in names if _under(name, prefix)]
     assert not leaked, f"{prefix} is in the tarball: {leaked[:10]}"
 
 
 def test_no_bytecode_or_caches(built):
-    _, names = built
+    _, names, _ = built
     leaked = [
         name
         for name in names
@@ -176,7 +231,7 @@ def test_no_bytecode_or_caches(built):
 
 
 def test_symlink_back_to_the_root_is_not_followed(built):
-    _, names = built
+    _, names, _ = built
     # Following .collections/ansible_collections/edgerelay/proxy would nest the tree.
     nested = [name for name in names if "ansible_collections" in PurePosixPath(name).parts]
     assert not nested, nested[:10]
@@ -185,12 +240,12 @@ def test_symlink_back_to_the_root_is_not_followed(built):
 
 @pytest.mark.parametrize("required", REQUIRED)
 def test_required_content(built, required):
-    _, names = built
+    _, names, _ = built
     assert required in names
 
 
 def test_manifest_and_files_json(built):
-    tarball, names = built
+    tarball, names, _ = built
     galaxy = yaml.safe_load((REPO_ROOT / "galaxy.yml").read_text())
     with tarfile.open(tarball, "r:gz") as archive:
         manifest = json.load(archive.extractfile("MANIFEST.json"))
