@@ -26,11 +26,56 @@ bootstrap: ## Install/prepare everything (idempotent, offline-capable); prints e
 test: bootstrap lint unit integration rules-test molecule vagrant-test ## Lint, unit and integration tests, alert rule tests, every Molecule scenario, the Vagrant docker path
 
 .PHONY: lint
-lint: bootstrap ## yamllint, ansible-lint (production profile), ruff
+lint: bootstrap ## yamllint, ansible-lint (production profile), ruff, ansible-test sanity, changelog fragments
 	yamllint --strict .
 	ansible-lint --profile production
 	ruff check plugins tests scripts images molecule
 	ruff format --check plugins tests scripts images molecule
+	$(run-sanity)
+	$(run-changelog-lint)
+
+# ansible-test sanity runs in a directory ending in ansible_collections/edgerelay/proxy: the
+# content the collection ships (unpacked from `ansible-galaxy collection build`, so build_ignore
+# applies) plus tests/. The tree gets a repository of its own, with nothing committed:
+# ansible-test lists a checkout's files with git, and here the checkout would be this
+# repository, where .cache is ignored. Most tests run in virtual environments ansible-test
+# creates from its own pinned requirements; they and its pip bootstrap (tests/sanity/get_pip.py
+# stands in for the script it would download from ci-files.testing.ansible.com, named after
+# the pip version ansible-test wants) live under SANITY_HOME, created on the first run.
+SANITY_ROOT := $(ROOT)/.cache/sanity
+SANITY_TREE := $(SANITY_ROOT)/ansible_collections/edgerelay/proxy
+SANITY_HOME := $(SANITY_ROOT)/home
+SANITY_TESTS ?= action-plugin-docs ansible-doc compile empty-init ignores import line-endings \
+  no-assert no-get-exception no-illegal-filenames no-smart-quotes pep8 replace-urlopen \
+  runtime-metadata shebang symlinks use-argspec-type-path use-compat-six validate-modules yamllint
+
+define run-sanity
+rm -rf $(SANITY_TREE) $(SANITY_ROOT)/dist
+mkdir -p $(SANITY_TREE) $(SANITY_HOME)/.ansible/test/cache
+ansible-galaxy collection build --output-path $(SANITY_ROOT)/dist $(ROOT) >/dev/null
+tar -xzf $(SANITY_ROOT)/dist/*.tar.gz -C $(SANITY_TREE)
+git ls-files -z --cached --others --exclude-standard -- tests \
+  | xargs -0 -r sh -c 'for f; do [ ! -e "$$f" ] || printf "%s\0" "$$f"; done' sh \
+  | tar --null --no-recursion -T - -cf - | tar -xf - -C $(SANITY_TREE)
+git -C $(SANITY_TREE) init -q
+pip=$$(python3 -c 'from types import SimpleNamespace as P; from ansible_test._internal.python_requirements import get_venv_packages as v; print(v(P(version="3.11"))["pip"])'); \
+  cp tests/sanity/get_pip.py $(SANITY_HOME)/.ansible/test/cache/get_pip_$${pip//./_}.py
+cd $(SANITY_TREE) && HOME=$(SANITY_HOME) ansible-test sanity --local --python 3.11 \
+  --color no $(addprefix --test ,$(SANITY_TESTS))
+endef
+
+.PHONY: sanity
+sanity: bootstrap ## ansible-test sanity (Python 3.11) on the shipped content plus tests/
+	$(run-sanity)
+
+define run-changelog-lint
+antsibull-changelog lint
+antsibull-changelog lint-changelog-yaml --strict changelogs/changelog.yaml
+endef
+
+.PHONY: changelog-lint
+changelog-lint: bootstrap ## antsibull-changelog lint of the fragments and changelogs/changelog.yaml
+	$(run-changelog-lint)
 
 .PHONY: unit
 unit: bootstrap ## Unit and property tests of the plugins, in process (pytest + hypothesis)
