@@ -31,8 +31,8 @@ lint: bootstrap ## yamllint, ansible-lint (production profile), ruff, ansible-te
 	ansible-lint --profile production
 	ruff check plugins tests scripts images molecule
 	ruff format --check plugins tests scripts images molecule
-	$(run-sanity)
 	$(run-changelog-lint)
+	$(run-sanity)
 
 # ansible-test sanity runs in a directory ending in ansible_collections/edgerelay/proxy: the
 # content the collection ships (unpacked from `ansible-galaxy collection build`, so build_ignore
