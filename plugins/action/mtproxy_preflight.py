@@ -7,6 +7,7 @@ from __future__ import annotations
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible_collections.edgerelay.proxy.plugins.module_utils.mtproxy_plan import (
+    DEFAULT_CONTAINER_PORT,
     DEFAULT_REPLICAS_MAX,
     PlanError,
     validate,
@@ -25,7 +26,7 @@ ARGUMENT_SPEC = {
     "haproxy_port": {"type": "int"},
     "haproxy_stats_port": {"type": "int"},
     "haproxy_balance_algorithm": {"type": "str"},
-    "mtproxy_container_port": {"type": "int"},
+    "mtproxy_container_port": {"type": "int", "default": DEFAULT_CONTAINER_PORT},
 }
 
 

@@ -150,7 +150,7 @@ def preset_routing(
     inbound_tags=None,
     domain_strategy=DEFAULT_DOMAIN_STRATEGY,
 ):
-    """Filter wrapper around module_utils.xray_routing.preset_routing()."""
+    """Filter wrapper around module_utils.xray_presets.preset_routing()."""
     if name is None:
         raise AnsibleFilterError("proxy_preset: the preset name is required")
     try:

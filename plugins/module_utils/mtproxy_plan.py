@@ -14,15 +14,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-import itertools
+import ipaddress
 import re
 from collections.abc import Mapping
 
-import netaddr
+from ansible_collections.edgerelay.proxy.plugins.module_utils.mtproxy_secret import (
+    weak_secret_reason,
+)
 from ansible_collections.edgerelay.proxy.plugins.module_utils.types import type_name, unknown_keys
+
+try:
+    import netaddr
+except ImportError:  # pragma: no cover - reported when a plan is made
+    netaddr = None
 
 __all__ = [
     "BALANCE_ALGORITHMS",
+    "DEFAULT_CONTAINER_PORT",
     "DEFAULT_REPLICAS_MAX",
     "NAME_PREFIX",
     "SERVER_PREFIX",
@@ -73,26 +81,22 @@ _BASE64URL_RE = re.compile(r"[A-Za-z0-9_\-+/]+={0,2}")
 _NAME_PREFIX_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _DOTTED_QUAD_RE = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})")
 
-# Ranges a Docker bridge network cannot sensibly use.
-_UNUSABLE_RANGES = (
-    (netaddr.IPNetwork("0.0.0.0/8"), "the 'this network' range 0.0.0.0/8"),
-    (netaddr.IPNetwork("127.0.0.0/8"), "the loopback range 127.0.0.0/8"),
-    (netaddr.IPNetwork("169.254.0.0/16"), "the link-local range 169.254.0.0/16"),
-    (netaddr.IPNetwork("224.0.0.0/4"), "the multicast range 224.0.0.0/4"),
-    (netaddr.IPNetwork("240.0.0.0/4"), "the reserved range 240.0.0.0/4"),
+# Ranges a Docker bridge network cannot sensibly use: (first, last, description).
+_UNUSABLE_RANGES = tuple(
+    (int(network.network_address), int(network.broadcast_address), description)
+    for network, description in (
+        (ipaddress.ip_network("0.0.0.0/8"), "the 'this network' range 0.0.0.0/8"),
+        (ipaddress.ip_network("127.0.0.0/8"), "the loopback range 127.0.0.0/8"),
+        (ipaddress.ip_network("169.254.0.0/16"), "the link-local range 169.254.0.0/16"),
+        (ipaddress.ip_network("224.0.0.0/4"), "the multicast range 224.0.0.0/4"),
+        (ipaddress.ip_network("240.0.0.0/4"), "the reserved range 240.0.0.0/4"),
+    )
 )
 
 _SECRET_HINT = (
     "leave mtproxy_secret empty to have one generated on the controller, "
     "or generate one with `openssl rand -hex 16`"
 )
-# A random 32-hex secret uses fewer than 7 distinct digits with probability ~2e-10, repeats
-# a pattern of at most 16 characters with probability ~1e-19, and steps to the same or a
-# neighbouring digit in 24 of its 31 steps with probability ~1e-13: such a value was typed
-# or copied by a human, not generated.
-_MIN_DISTINCT_DIGITS = 7
-_MAX_PATTERN_PERIOD = 16
-_MAX_SEQUENTIAL_STEPS = 23
 
 
 class PlanError(ValueError):
@@ -148,8 +152,17 @@ def _smallest_prefix_for(hosts_needed):
     return prefix
 
 
+def _require_netaddr():
+    if netaddr is None:
+        raise PlanError(
+            "netaddr",
+            "the Python package netaddr is required on the controller (pip install netaddr)",
+        )
+
+
 def _parse_subnet(value, variable):
     """Parse an IPv4 CIDR given as its network address; return a netaddr.IPNetwork."""
+    _require_netaddr()
     if not isinstance(value, str):
         raise PlanError(
             variable,
@@ -188,8 +201,8 @@ def _parse_subnet(value, variable):
             f"{text} has host bits set; did you mean {network.cidr}? "
             "Give the network address, the gateway is derived from it",
         )
-    for reserved, description in _UNUSABLE_RANGES:
-        if network.first <= reserved.last and reserved.first <= network.last:
+    for first, last, description in _UNUSABLE_RANGES:
+        if network.first <= last and first <= network.last:
             raise PlanError(
                 variable,
                 f"{network.cidr} overlaps {description}, which cannot be used for a "
@@ -339,27 +352,6 @@ def _check_secret(value):
     )
 
 
-def weak_secret_reason(core):
-    """Why a 32-hex secret core is well-known or guessable, or None. Never quotes it."""
-    digits = core.lower()
-    distinct = len(set(digits))
-    if distinct == 1:
-        return "it is one digit repeated"
-    for period in range(1, _MAX_PATTERN_PERIOD + 1):
-        if len(digits) > period and all(
-            digits[i] == digits[i - period] for i in range(period, len(digits))
-        ):
-            return f"it repeats a pattern of {period} characters"
-    if distinct < _MIN_DISTINCT_DIGITS:
-        return f"it uses only {distinct} different hexadecimal digits"
-    steps = sum(
-        1 for a, b in itertools.pairwise(digits) if (int(b, 16) - int(a, 16)) % 16 in (0, 1, 15)
-    )
-    if steps > _MAX_SEQUENTIAL_STEPS:
-        return "its digits mostly repeat or count up or down"
-    return None
-
-
 def _check_strength(core, variable):
     reason = weak_secret_reason(core)
     if reason:
@@ -473,6 +465,7 @@ def haproxy_servers(replicas, transparent, local_address="127.0.0.1"):
     if isinstance(replicas, (str, bytes)) or not isinstance(replicas, (list, tuple)):
         raise PlanError("replicas", f"must be the replica plan (a list), got {type_name(replicas)}")
     if not transparent:
+        _require_netaddr()
         try:
             address = netaddr.IPAddress(str(local_address), 4)
         except (netaddr.AddrFormatError, ValueError, TypeError):

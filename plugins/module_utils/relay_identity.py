@@ -36,7 +36,7 @@ import tempfile
 import uuid
 from collections.abc import Mapping
 
-from ansible_collections.edgerelay.proxy.plugins.module_utils.mtproxy_plan import (
+from ansible_collections.edgerelay.proxy.plugins.module_utils.mtproxy_secret import (
     weak_secret_reason,
 )
 from ansible_collections.edgerelay.proxy.plugins.module_utils.types import unknown_keys
