@@ -12,9 +12,9 @@ DOCUMENTATION = r"""
 name: backend_pool
 version_added: 0.1.0
 author: edgerelay.proxy contributors
-short_description: Resolve the foreign backends of an entry node from the inventory
+short_description: Resolve the backends of an proxy node from the inventory
 description:
-  - Turns a list of inventory host names (the C(proxy_backends) variable of an entry node)
+  - Turns a list of inventory host names (the C(proxy_backends) variable of an proxy node)
     into the HAProxy "foreign-pool" servers, in the given order.
   - Each backend must be a host of group O(group) (C(vpn_servers)). Its address is its
     C(ansible_host), or the inventory name without one; its port is the host variable named
@@ -56,7 +56,7 @@ notes:
 
 EXAMPLES = r"""
 # host_vars/entry1.yml: proxy_backends: [de1, nl1]
-- name: Foreign pool of this entry node
+- name: Foreign pool of this proxy node
   ansible.builtin.set_fact:
     xray_foreign_pool: "{{ proxy_backends | edgerelay.proxy.backend_pool(hostvars, groups) }}"
 

@@ -23,7 +23,7 @@ author: edgerelay.proxy contributors
 short_description: Render the fail-closed Xray routing object of a country preset
 description:
   - Looks up preset O(name) in the input mapping of presets, validates it and returns the
-    Xray C(routing) object for an entry node.
+    Xray C(routing) object for an proxy node.
   - >-
     One rule per entry of the preset's C(direct) list, in the preset's order, each sent to
     O(direct_tag); then an explicit catch-all rule
@@ -95,7 +95,7 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     xray_presets: "{{ xray_presets | combine(xray_user_presets | default({})) }}"
 
-- name: Routing of the entry node
+- name: Routing of the proxy node
   ansible.builtin.set_fact:
     xray_routing: >-
       {{ xray_presets | edgerelay.proxy.preset_routing(proxy_preset,

@@ -20,14 +20,14 @@ short_description: Build the complete, checked Xray config of a proxy or backend
 description:
   - Builds the Xray config (C(log), C(dns), C(inbounds), C(outbounds), and C(routing) on a
     proxy) of one node from a flat mapping of the role's variables, validating them first.
-  - "O(_input.node_role=proxy) (entry node, group C(proxy_servers)): the inbound C(public);
+  - "O(_input.node_role=proxy) (proxy node, group C(proxy_servers)): the inbound C(public);
     the outbounds C(foreign-pool) (VLESS-REALITY with the shared relay identity to the local
     HAProxy, which forwards to the backends' relay inbounds) and C(direct) (C(freedom),
     C(domainStrategy: UseIPv4)), in that order; the routing of the preset
     (C(edgerelay.proxy.preset_routing) with C(direct_tag=direct), C(pool_tag=foreign-pool)):
     one rule per direct entry of the preset, then the catch-all to C(foreign-pool). The
     config is returned only if it passes the C(edgerelay.proxy.xray_fail_closed) check."
-  - "O(_input.node_role=backend) (foreign backend, group C(vpn_servers)): the inbound
+  - "O(_input.node_role=backend) (backend, group C(vpn_servers)): the inbound
     C(client) for the node's own users, plus the inbound C(relay) for the shared relay
     identity when O(_input.relay) is given (a proxy lists the node in C(proxy_backends));
     the outbound C(direct)."

@@ -17,7 +17,7 @@ DOCUMENTATION = r"""
 name: xray_fail_closed
 version_added: 0.1.0
 author: edgerelay.proxy contributors
-short_description: Assert that an Xray config of an entry node fails closed
+short_description: Assert that an Xray config of an proxy node fails closed
 description:
   - Returns the Xray config unchanged if it can only send traffic directly where a routing
     rule explicitly says so, and fails templating otherwise.

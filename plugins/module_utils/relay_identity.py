@@ -4,8 +4,8 @@
 
 An identity is what one VLESS-REALITY hop needs on both ends:
 
-* ``kind: relay`` (the shared relay identity ``proxy-service@cluster`` entry nodes use
-  towards the foreign backends): ``uuid`` (VLESS client id), an X25519 key pair and a
+* ``kind: relay`` (the shared relay identity ``proxy-service@cluster`` proxy nodes use
+  towards the backends): ``uuid`` (VLESS client id), an X25519 key pair and a
   REALITY ``short_id``;
 * ``kind: reality`` (the REALITY keys of a public inbound): the X25519 key pair and a
   ``short_id``, no ``uuid``;

@@ -6,13 +6,13 @@ Pure Python, nothing here talks to a host.
 
 Two node roles:
 
-* ``proxy`` (entry node, group ``proxy_servers``): the public VLESS-REALITY inbound
+* ``proxy`` (proxy node, group ``proxy_servers``): the public VLESS-REALITY inbound
   ``public``; the outbounds ``foreign-pool`` (VLESS-REALITY with the shared relay identity
   to the local HAProxy, which forwards to the backends' relay inbounds) and ``direct``
   (freedom), in that order; the routing of the country preset: one rule per direct
   entry, then the catch-all to ``foreign-pool``. The config passes
   ``xray_fail_closed.check_fail_closed()`` before it is returned.
-* ``backend`` (foreign backend, group ``vpn_servers``): the inbound ``client`` for its
+* ``backend`` (backend, group ``vpn_servers``): the inbound ``client`` for its
   own users, plus the inbound ``relay`` for the shared relay identity when a proxy
   relays through it; one outbound, ``direct``.
 

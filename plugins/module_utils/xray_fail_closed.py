@@ -1,10 +1,10 @@
 # Copyright: (c) 2026, edgerelay.proxy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The fail-closed check of a complete Xray config of an entry node.
+"""The fail-closed check of a complete Xray config of an proxy node.
 
 Pure Python, nothing here talks to a host.
 
-Xray sends traffic that matches no rule to the FIRST outbound, so the entry node
+Xray sends traffic that matches no rule to the FIRST outbound, so the proxy node
 fails closed only if
 
 * the first outbound is the pool,

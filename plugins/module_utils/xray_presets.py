@@ -5,7 +5,7 @@
 Pure Python, nothing here talks to a host.
 
 A preset (``roles/xray/files/presets/<name>.yml``) lists, in order, what leaves the
-entry node directly; everything else goes to the local HAProxy "foreign-pool".
+proxy node directly; everything else goes to the local HAProxy "foreign-pool".
 ``preset_routing()`` turns one preset into the Xray ``routing`` object: one rule per
 direct entry, in preset order, then an explicit catch-all rule to the pool. The rules
 it renders pass ``xray_fail_closed.check_rules()`` before they are returned.

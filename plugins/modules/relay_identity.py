@@ -12,7 +12,7 @@ author: edgerelay.proxy contributors (@edgerelay)
 description:
   - Returns the identity stored in O(path) on the controller, creating it on first use.
   - "O(kind=relay): the shared relay identity (default name C(proxy-service@cluster)) the
-    entry nodes (group C(proxy_servers)) use towards the foreign backends (group
+    proxy nodes (group C(proxy_servers)) use towards the backends (group
     C(vpn_servers)): a VLESS C(uuid) (UUID4), an X25519 key pair and a REALITY C(short_id)."
   - "O(kind=reality): REALITY keys of a public inbound: an X25519 key pair and a
     C(short_id), no C(uuid)."
@@ -100,7 +100,7 @@ EXAMPLES = r"""
   register: reality_keys
   no_log: true
 
-- name: Client side of the relay hop (entry node outbound to the foreign pool)
+- name: Client side of the relay hop (proxy node outbound to the foreign pool)
   ansible.builtin.set_fact:
     xray_pool_user: {id: "{{ relay_identity.uuid }}", email: "{{ relay_identity.name }}"}
     xray_pool_reality:

@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, edgerelay.proxy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The fail-closed check of a complete Xray config of an entry node."""
+"""The fail-closed check of a complete Xray config of an proxy node."""
 
 from __future__ import annotations
 
