@@ -51,12 +51,16 @@ def run_playbook(tmp_path):
     so no value is written next to a task in the playbook source.
     """
 
-    def run(tasks, extra_vars=None, callback="json", args=(), inventory=LOCAL_INVENTORY):
+    def run(
+        tasks, extra_vars=None, callback="json", args=(), inventory=LOCAL_INVENTORY, vars_files=()
+    ):
         playbook = tmp_path / "playbook.yml"
+        play = {"hosts": "all", "gather_facts": False, "tasks": tasks}
+        if vars_files:
+            # Later files win, as in a play (e.g. role defaults, then a stack's vars file).
+            play["vars_files"] = [str(path) for path in vars_files]
         # JSON is valid YAML; Jinja expressions in strings stay untouched.
-        playbook.write_text(
-            json.dumps([{"hosts": "all", "gather_facts": False, "tasks": tasks}], indent=2)
-        )
+        playbook.write_text(json.dumps([play], indent=2))
         inventory_file = tmp_path / "inventory.ini"
         inventory_file.write_text(inventory)
         command = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory_file), str(playbook), *args]
