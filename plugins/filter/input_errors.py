@@ -27,12 +27,18 @@ description:
     whitespace, never quoted in a message), and C(any) (any value; only control characters
     anywhere inside it are reported, also in lists and mappings)."
   - A list value is checked element by element, C(variable[i]) in the message.
+  - With O(kind), the input maps variable names to their values, all checked as that kind,
+    for example every input of a host with C(kind=any).
 positional: _input
 options:
   _input:
-    description: Mapping of variable name to a two-element list C([kind, value]).
+    description: Mapping of variable name to a two-element list C([kind, value]), or to the
+      value itself when O(kind) is given.
     type: dict
     required: true
+  kind:
+    description: Check every value of the input as this kind.
+    type: str
 notes:
   - An unknown kind fails templating, naming it.
 """
@@ -49,6 +55,16 @@ EXAMPLES = r"""
           'haproxy_stats_refresh': ['duration', haproxy_stats_refresh],
           'haproxy_bind_address': ['address', haproxy_bind_address]}
          | edgerelay.proxy.input_errors }}
+- name: No input of this host holds a line break or control character
+  ansible.builtin.assert:
+    that: _errors | length == 0
+    fail_msg: "{{ _errors | join('; ') }}"
+  vars:
+    _errors: >-
+      {{ hostvars[inventory_hostname] | dict2items
+         | selectattr('key', 'match', '^(haproxy|mtproxy)_') | items2dict
+         | edgerelay.proxy.input_errors(kind='any') }}
+
 # With haproxy_stats_refresh: "10s\n stats admin if TRUE":
 #   ["haproxy_stats_refresh: contains a line break or control character,
 #     got '10s\\n stats admin if TRUE'"]
@@ -62,9 +78,13 @@ _value:
 """
 
 
-def input_errors(checks):
+def input_errors(checks, kind=None):
     """Filter wrapper around module_utils.inputs.input_errors()."""
     try:
+        if kind is not None:
+            if not isinstance(checks, dict):
+                raise ValueError(f"expects a mapping of variable to value, got {type(checks)}")
+            checks = {variable: [kind, value] for variable, value in checks.items()}
         return check_inputs(checks)
     except ValueError as exc:
         raise AnsibleFilterError(

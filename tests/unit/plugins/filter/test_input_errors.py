@@ -39,3 +39,12 @@ def test_bad_use_fails_templating():
         input_errors({"x": ["colour", "red"]})
     with pytest.raises(AnsibleFilterError, match="input_errors: expects a mapping"):
         input_errors(["x"])
+
+
+def test_one_kind_for_every_value():
+    inputs = {"a": "ok", "b": ["x", "y\n"], "c": {"k": "v\r"}, "d": 3}
+    assert input_errors(inputs, kind="any") == [
+        "b[1]: contains a line break or control character",
+        "c.k: contains a line break or control character",
+    ]
+    assert input_errors({"a": "x y"}, kind="name")[0].startswith("a: must be a name")
