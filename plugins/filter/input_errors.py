@@ -16,7 +16,7 @@ author: edgerelay.proxy contributors
 short_description: Check strings that reach a config file for what they are
 description:
   - Takes a mapping of variable name to C([kind, value]) and returns one message per bad
-    value, C(<variable>: <what is wrong>), or an empty list.
+    value, C(<variable>) followed by a colon and what is wrong, or an empty list.
   - Every string that reaches C(haproxy.cfg), the Xray config, a systemd unit or the tproxy
     rule script is checked this way in the roles' pre-flights, so that a line break or another
     directive cannot be smuggled into a config (a newline in a name would add a listener).
@@ -72,7 +72,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: One message per bad value, C(<variable>: <what is wrong>); empty when all are good.
+  description: One message per bad value (the variable, a colon, what is wrong); empty when all
+    are good.
   type: list
   elements: str
 """
