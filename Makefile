@@ -114,7 +114,8 @@ bench-smoke: bootstrap ## A short run of the benchmark harness (no goals checked
 lab: bootstrap ## Bring up the local lab (systemd host in Docker), deploy, verify, print the link
 	ansible-playbook -i lab/inventory.yml lab/up.yml
 	@echo
-	@echo "Lab is up. Link and stats URL are printed above (task 'Print the client links')."
+	@echo "Lab is up. The links are printed above (task 'Print the client links') and kept in lab/.edgerelay/links/ (0600)."
+	@echo "  stats:      docker exec edgerelay-lab curl -s http://127.0.0.1:8404/stats (loopback only)"
 	@echo "  monitoring: Prometheus http://127.0.0.1:9090  Alertmanager http://127.0.0.1:9093"
 	@echo "              dashboard JSON roles/monitoring/files/grafana/proxy-ha-overview.json"
 	@echo "  re-deploy:  ansible-playbook -i lab/inventory.yml playbooks/deploy.yml [--tags scale|config|monitoring|verify]"
