@@ -115,7 +115,7 @@ lab: bootstrap ## Bring up the local lab (systemd host in Docker), deploy, verif
 	ansible-playbook -i lab/inventory.yml lab/up.yml
 	@echo
 	@echo "Lab is up. The links are printed above (task 'Print the client links') and kept in lab/.edgerelay/links/ (0600)."
-	@echo "  stats:      docker exec edgerelay-lab curl -s http://127.0.0.1:8404/stats (loopback only)"
+	@echo "  stats:      docker exec edgerelay-lab sh -c \"echo 'show stat' | socat stdio /run/haproxy/admin.sock\" (the page is on the lab's loopback)"
 	@echo "  monitoring: Prometheus http://127.0.0.1:9090  Alertmanager http://127.0.0.1:9093"
 	@echo "              dashboard JSON roles/monitoring/files/grafana/proxy-ha-overview.json"
 	@echo "  re-deploy:  ansible-playbook -i lab/inventory.yml playbooks/deploy.yml [--tags scale|config|monitoring|verify]"
