@@ -12,9 +12,9 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.relay_identity imp
     DEFAULT_NAME,
     KINDS,
     IdentityError,
+    check_private,
     generate_identity,
     load_identity,
-    loose_permissions,
     store_identity,
 )
 
@@ -62,7 +62,7 @@ class ActionModule(ActionBase):
         warnings = [] if self._task.no_log else [NO_LOG_WARNING]
 
         try:
-            identity, changed = self._identity(path, args["name"], args["kind"], warnings)
+            identity, changed = self._identity(path, args["name"], args["kind"])
         except IdentityError as exc:
             result.update(failed=True, changed=False, msg=str(exc))
             return result
@@ -81,26 +81,23 @@ class ActionModule(ActionBase):
             result["warnings"] = warnings
         return result
 
-    def _identity(self, path, name, kind, warnings):
+    def _identity(self, path, name, kind):
         """Return (identity, changed)."""
+        # Before anything is read or written: a directory or file others may use fails.
+        check_private(path)
         if os.path.lexists(path):
-            return self._load(path, name, kind, warnings), False
+            return self._load(path, name, kind), False
         identity = generate_identity(name, kind)
         if self._task.check_mode:
             return identity, True
         if store_identity(path, identity):
             return identity, True
         # Another fork wrote it first: everybody uses that one.
-        return self._load(path, name, kind, warnings), False
+        return self._load(path, name, kind), False
 
     @staticmethod
-    def _load(path, name, kind, warnings):
+    def _load(path, name, kind):
         if not os.path.isfile(path):
             raise IdentityError(f"{path}: exists but is not a regular file")
-        identity = load_identity(path, name, kind)
-        mode = loose_permissions(path)
-        if mode is not None:
-            warnings.append(
-                f"{path} holds a private key and has mode {mode:04o}; run chmod 600 on it"
-            )
-        return identity
+        check_private(path)
+        return load_identity(path, name, kind)

@@ -10,7 +10,9 @@ An identity is what one VLESS-REALITY hop needs on both ends:
 * ``kind: reality`` (the REALITY keys of a public inbound): the X25519 key pair and a
   ``short_id``, no ``uuid``;
 * ``kind: mtproxy`` (the MTProxy secret of a host, when the operator gives none): a
-  ``secret`` of 32 lowercase hexadecimal characters (16 random bytes), no keys.
+  ``secret`` of 32 lowercase hexadecimal characters (16 random bytes), no keys;
+* ``kind: short_id`` (the REALITY short id of a public inbound whose private key the
+  operator gives without a short id): a ``short_id`` only.
 
 Keys are raw 32-byte X25519 keys in URL-safe base64 without padding, the format
 ``xray x25519`` prints and Xray's ``privateKey`` / client ``publicKey`` settings take.
@@ -18,8 +20,11 @@ Keys are raw 32-byte X25519 keys in URL-safe base64 without padding, the format
 The identity is stored as JSON (mode 0600, directory 0700). ``store_identity()``
 creates the file atomically and only if it does not exist yet, so hosts running the
 action in parallel forks all end up with the first identity written.
+``check_private()`` refuses a file or directory that group or others may use, with the
+``chmod`` that fixes it. A short id is never empty: REALITY accepts clients without a
+short id when an inbound lists the empty one.
 
-Error messages never contain a private key.
+Error messages never contain a private key or secret.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ __all__ = [
     "FORMAT_VERSION",
     "KINDS",
     "IdentityError",
+    "check_private",
     "decode_key",
     "encode_key",
     "generate_identity",
@@ -68,7 +74,7 @@ __all__ = [
 ]
 
 DEFAULT_NAME = "proxy-service@cluster"
-KINDS = ("relay", "reality", "mtproxy")
+KINDS = ("relay", "reality", "mtproxy", "short_id")
 SECRET_BYTES = 16
 FORMAT_VERSION = 1
 KEY_BYTES = 32
@@ -77,7 +83,7 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 
 _KEY_RE = re.compile(r"[A-Za-z0-9_-]{43}")
-_SHORT_ID_RE = re.compile(r"(?:[0-9a-f]{2}){0,8}")
+_SHORT_ID_RE = re.compile(r"(?:[0-9a-f]{2}){1,8}")
 _NAME_RE = re.compile(r"[^\s\x00-\x1f\x7f]{1,64}")
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _SECRET_RE = re.compile(r"[0-9a-f]{32}")
@@ -156,6 +162,9 @@ def generate_identity(name=DEFAULT_NAME, kind="relay"):
             secret = os.urandom(SECRET_BYTES).hex()
         identity["secret"] = secret
         return identity
+    if kind == "short_id":
+        identity["short_id"] = os.urandom(SHORT_ID_BYTES).hex()
+        return identity
     if kind == "relay":
         identity["uuid"] = str(uuid.uuid4())
     identity["private_key"], identity["public_key"] = generate_keypair()
@@ -175,6 +184,8 @@ def validate_identity(data, name=DEFAULT_NAME, kind="relay", source="identity"):
         raise IdentityError(f"{source}: must hold a JSON object")
     if kind == "mtproxy":
         expected = ["version", "kind", "name", "secret"]
+    elif kind == "short_id":
+        expected = ["version", "kind", "name", "short_id"]
     else:
         expected = ["version", "kind", "name", "private_key", "public_key", "short_id"]
     if kind == "relay":
@@ -215,18 +226,19 @@ def validate_identity(data, name=DEFAULT_NAME, kind="relay", source="identity"):
         not isinstance(data["uuid"], str) or not _UUID_RE.fullmatch(data["uuid"])
     ):
         raise IdentityError(f"{source}: uuid must be a lowercase UUID, got {data['uuid']!r}")
-    try:
-        derived = public_key_from_private(data["private_key"])
-        decode_key(data["public_key"], "public_key")
-    except IdentityError as exc:
-        raise IdentityError(f"{source}: {exc}") from None
-    if derived != data["public_key"]:
-        raise IdentityError(f"{source}: public_key does not match private_key")
+    if kind != "short_id":
+        try:
+            derived = public_key_from_private(data["private_key"])
+            decode_key(data["public_key"], "public_key")
+        except IdentityError as exc:
+            raise IdentityError(f"{source}: {exc}") from None
+        if derived != data["public_key"]:
+            raise IdentityError(f"{source}: public_key does not match private_key")
     short_id = data["short_id"]
     if not isinstance(short_id, str) or not _SHORT_ID_RE.fullmatch(short_id):
         raise IdentityError(
-            f"{source}: short_id must be 0 to 16 lowercase hexadecimal characters of even "
-            f"length, got {short_id!r}"
+            f"{source}: short_id must be 2 to 16 lowercase hexadecimal characters of even "
+            f"length (never empty: REALITY would accept clients without one), got {short_id!r}"
         )
     return {key: data[key] for key in expected}
 
@@ -248,9 +260,35 @@ def load_identity(path, name=DEFAULT_NAME, kind="relay"):
 
 
 def loose_permissions(path):
-    """The file mode if group or others have any access, else None."""
+    """The mode of ``path`` if group or others have any access, else None."""
     mode = stat.S_IMODE(os.stat(path).st_mode)
     return mode if mode & 0o077 else None
+
+
+def check_private(path):
+    """Raise IdentityError if group or others may use ``path`` or, when it exists, its file.
+
+    ``path`` is an identity file; its directory must be 0700 or stricter, the file 0600 or
+    stricter. Missing ones are not checked (``store_identity()`` creates them so).
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(path) or "."
+    if os.path.isdir(directory):
+        mode = loose_permissions(directory)
+        if mode is not None:
+            raise IdentityError(
+                f"{directory}: has mode {mode:04o}, so group or others can list or change the "
+                f"private keys and secrets it holds; fix it with `chmod 700 {directory}` "
+                "(and keep the directory out of version control)"
+            )
+    if os.path.isfile(path):
+        mode = loose_permissions(path)
+        if mode is not None:
+            raise IdentityError(
+                f"{path}: has mode {mode:04o}, so group or others can read or change the "
+                f"private key or secret it holds; fix it with `chmod 600 {path}`, and consider "
+                "the key exposed if others could read it"
+            )
 
 
 def _ensure_private_dir(directory):

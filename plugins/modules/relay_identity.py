@@ -19,11 +19,20 @@ description:
   - "O(kind=mtproxy): the MTProxy secret of a host that was given none: C(secret), 32
     lowercase hexadecimal characters (16 random bytes), no keys. A stored secret that is a
     well-known or guessable value (see C(edgerelay.proxy.mtproxy_preflight)) fails the task."
+  - "O(kind=short_id): the REALITY C(short_id) of a public inbound whose private key was given
+    without one, no keys."
   - Keys are raw 32-byte X25519 keys in URL-safe base64 without padding, as C(xray x25519)
-    prints them. C(short_id) is 8 lowercase hexadecimal characters (4 random bytes).
+    prints them. C(short_id) is 8 lowercase hexadecimal characters (4 random bytes); a stored
+    one must have 2 to 16, never none (a REALITY inbound that lists the empty short id
+    accepts clients that send none).
   - If O(path) exists it is read and validated (format version, kind, name, UUID, public
     key derived from the private key, short id) and returned unchanged, C(changed=false).
     A file that does not validate fails the task; it is never overwritten.
+  - The task fails, before reading or writing anything, when the directory of O(path) can be
+    used by group or others (any mode bit in C(0077); it must be C(0700) or stricter) or
+    when an existing file can be read or written by them (it must be C(0600) or stricter).
+    The message names the path and the C(chmod 700) or C(chmod 600) that fixes it, and never
+    quotes a key or secret. Consider a key exposed if others could read it.
   - Otherwise a new identity is generated and written as JSON with mode C(0600), its
     directory created with mode C(0700); C(changed=true). The file is created atomically
     and only if still absent, so hosts running the task in parallel all get the identity
@@ -35,7 +44,8 @@ options:
     description:
       - Absolute path of the JSON file on the controller, for example
         C({{ inventory_dir }}/.edgerelay/relay-identity.json). C(~) is expanded.
-      - Keep it out of version control, or encrypt it.
+      - The directory holds private keys and secrets. Do not commit it to version control
+        (list it in C(.gitignore)), or encrypt it; back it up.
     type: path
     required: true
   name:
@@ -47,10 +57,10 @@ options:
     default: proxy-service@cluster
   kind:
     description: C(relay) for the relay identity, C(reality) for REALITY inbound keys, C(mtproxy)
-      for an MTProxy secret.
+      for an MTProxy secret, C(short_id) for a REALITY short id alone.
     type: str
     default: relay
-    choices: [relay, reality, mtproxy]
+    choices: [relay, reality, mtproxy, short_id]
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -74,7 +84,7 @@ notes:
     The result contains the private key. B(Always set C(no_log: true) on the task);
     the task warns when it is not set. Registered values stay usable in templates.
   - The file on the controller is the only copy of the private key; back it up.
-  - An existing file readable by group or others is used, with a warning.
+  - The directory of O(path) must not be committed to version control.
 """
 
 EXAMPLES = r"""
@@ -98,6 +108,14 @@ EXAMPLES = r"""
     name: "reality@{{ inventory_hostname }}"
     kind: reality
   register: reality_keys
+  no_log: true
+
+- name: REALITY short id that goes with a private key given without one
+  edgerelay.proxy.relay_identity:
+    path: "{{ inventory_dir }}/.edgerelay/reality-short-id-{{ inventory_hostname }}.json"
+    name: "reality@{{ inventory_hostname }}"
+    kind: short_id
+  register: reality_short_id
   no_log: true
 
 - name: Client side of the relay hop (proxy node outbound to the foreign pool)
@@ -134,8 +152,8 @@ public_key:
   type: str
   sample: Gf3bqFz3ZyqnPWG1MPvP0s4jmkCJuYVhdYFgFx1dF3I
 short_id:
-  description: REALITY short id, 8 lowercase hexadecimal characters.
-  returned: success and O(kind) is C(relay) or C(reality)
+  description: REALITY short id, 8 lowercase hexadecimal characters when generated.
+  returned: success and O(kind) is C(relay), C(reality) or C(short_id)
   type: str
   sample: 3fa2c9d1
 secret:

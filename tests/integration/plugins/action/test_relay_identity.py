@@ -100,17 +100,23 @@ def test_check_mode_reports_change_but_writes_nothing(run_playbook, tmp_path):
 
 
 def test_reality_kind_warnings_and_failures(run_playbook, tmp_path):
+    """Every failure names the file and never shows a key; a loose file is one of them."""
     paths = {
         "reality": tmp_path / "reality.json",
         "corrupt": tmp_path / "corrupt.json",
         "relay": tmp_path / "relay.json",
     }
     paths["corrupt"].write_text('{"version": 1')
+    paths["corrupt"].chmod(0o600)  # private: its content is what fails
     relay = generate_identity()
     paths["relay"].write_text(json.dumps(relay))
     paths["relay"].chmod(0o644)
+    private_relay = tmp_path / "relay-private.json"
+    private_relay.write_text(json.dumps(relay))
+    private_relay.chmod(0o600)
     tampered_file = tmp_path / "tampered.json"
     tampered_file.write_text(json.dumps({**relay, "public_key": b64url(RFC7748_PUBLIC)}))
+    tampered_file.chmod(0o600)
 
     def task(label, **args):
         return {"name": label, ACTION: args, "ignore_errors": True}
@@ -119,7 +125,7 @@ def test_reality_kind_warnings_and_failures(run_playbook, tmp_path):
         task("reality", path=str(paths["reality"]), kind="reality", name="reality@edge1"),
         task("loose mode", path=str(paths["relay"])),
         task("corrupt", path=str(paths["corrupt"])),
-        task("other name", path=str(paths["relay"]), name="other@cluster"),
+        task("other name", path=str(private_relay), name="other@cluster"),
         task("tampered", path=str(tampered_file)),
         task("relative", path="identity.json"),
         task("bad kind", path=str(paths["reality"]), kind="wireguard"),
@@ -135,11 +141,12 @@ def test_reality_kind_warnings_and_failures(run_playbook, tmp_path):
     assert any("set `no_log: true`" in warning for warning in reality["warnings"])
     assert mode(paths["reality"]) == 0o600
 
-    assert loose["changed"] is False
-    assert loose["private_key"] == relay["private_key"]
-    assert any("mode 0644; run chmod 600" in warning for warning in loose["warnings"])
-
     failures = {
+        "loose mode": (
+            loose,
+            f"{paths['relay']}: has mode 0644, so group or others can read or change the private "
+            f"key or secret it holds; fix it with `chmod 600 {paths['relay']}`",
+        ),
         "corrupt": (corrupt, f"{paths['corrupt']}: is not valid JSON"),
         "other": (other, "holds the 'relay' identity 'proxy-service@cluster', not the"),
         "tampered": (tampered_result, "public_key does not match private_key"),
@@ -151,6 +158,7 @@ def test_reality_kind_warnings_and_failures(run_playbook, tmp_path):
         assert result["failed"] is True, label
         assert fragment in result["msg"], (label, result["msg"])
         assert "private_key" not in result, label
+    assert relay["private_key"] not in run.output
     assert json.loads(paths["relay"].read_text()) == relay  # never overwritten
     assert paths["corrupt"].read_text() == '{"version": 1'
 
@@ -177,3 +185,61 @@ def test_parallel_hosts_share_one_identity_without_connecting(run_playbook, tmp_
         assert shown[host]["msg"]["public_key"] == stored["public_key"]
         assert shown[host]["msg"]["uuid"] == stored["uuid"]
     assert stored["private_key"] not in run.output
+
+
+def test_a_directory_others_may_use_fails_and_nothing_is_written(run_playbook, tmp_path):
+    """0755 (as `mkdir` makes it) fails for a new file and for an existing one; 0700 passes."""
+    directory = tmp_path / "inventory" / ".edgerelay"
+    directory.mkdir(parents=True)
+    directory.chmod(0o755)
+    existing = directory / "relay-identity.json"
+    relay = generate_identity()
+    existing.write_text(json.dumps(relay))
+    existing.chmod(0o600)
+    new = directory / "reality-edge1.json"
+    tasks = [
+        {"name": "existing", ACTION: {"path": str(existing)}, "ignore_errors": True},
+        {
+            "name": "new",
+            ACTION: {"path": str(new), "kind": "reality", "name": "reality@edge1"},
+            "ignore_errors": True,
+        },
+    ]
+    run = run_playbook(tasks)
+    assert run.rc == 0, run.output
+    for result in run.results():
+        assert result["failed"] is True
+        assert result["msg"] == (
+            f"{directory}: has mode 0755, so group or others can list or change the private "
+            f"keys and secrets it holds; fix it with `chmod 700 {directory}` (and keep the "
+            "directory out of version control)"
+        )
+        assert "private_key" not in result
+    assert not new.exists()
+    assert relay["private_key"] not in run.output
+
+    directory.chmod(0o700)
+    fixed = run_playbook(tasks)
+    assert fixed.rc == 0, fixed.output
+    loaded, created = fixed.results()
+    assert loaded["changed"] is False and not loaded.get("failed")
+    assert created["changed"] is True and mode(new) == 0o600
+
+
+def test_short_id_kind_is_created_once_and_stable(run_playbook, tmp_path):
+    path = tmp_path / ".edgerelay" / "reality-short-id-edge1.json"
+    tasks = identity_tasks(kind="short_id", name="reality@edge1")
+    first = run_playbook(tasks, extra_vars={"identity_path": str(path)})
+    assert first.rc == 0, first.output
+    created, shown = first.results()
+    assert created["changed"] is True
+    stored = json.loads(path.read_text())
+    assert set(stored) == {"version", "kind", "name", "short_id"}
+    assert len(stored["short_id"]) == 8 and int(stored["short_id"], 16) >= 0
+    assert shown["msg"]["short_id"] == stored["short_id"]
+    assert mode(path) == 0o600 and mode(path.parent) == 0o700
+    second = run_playbook(tasks, extra_vars={"identity_path": str(path)})
+    assert second.rc == 0, second.output
+    unchanged, shown_again = second.results()
+    assert unchanged["changed"] is False
+    assert shown_again["msg"]["short_id"] == stored["short_id"]

@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.edgerelay.proxy.plugins.module_utils.mtproxy_plan import weak_secret_reason
 from ansible_collections.edgerelay.proxy.plugins.module_utils.relay_identity import (
     IdentityError,
+    check_private,
     decode_key,
     encode_key,
     generate_identity,
@@ -73,7 +74,9 @@ def test_generated_identities_validate(kind):
 
 
 def test_generate_rejects_bad_arguments():
-    with pytest.raises(IdentityError, match="kind must be one of relay, reality, mtproxy"):
+    with pytest.raises(
+        IdentityError, match="kind must be one of relay, reality, mtproxy, short_id"
+    ):
         generate_identity(kind="vless")
     with pytest.raises(IdentityError, match="without whitespace"):
         generate_identity("proxy service")
@@ -127,8 +130,13 @@ def tampered(**changes):
         (tampered(public_key=b64url(RFC7748_PUBLIC)), "public_key does not match private_key"),
         (tampered(private_key="short"), "private_key must be 43 characters"),
         (tampered(uuid="not-a-uuid"), "uuid must be a lowercase UUID"),
-        (tampered(short_id="abc"), "short_id must be 0 to 16"),
-        (tampered(short_id="0123456789abcdef01"), "short_id must be 0 to 16"),
+        (tampered(short_id="abc"), "short_id must be 2 to 16"),
+        (tampered(short_id="0123456789abcdef01"), "short_id must be 2 to 16"),
+        (
+            tampered(short_id=""),
+            "short_id must be 2 to 16 lowercase hexadecimal characters of even "
+            "length (never empty: REALITY would accept clients without one)",
+        ),
         (tampered(version=2), "format version 2 is not supported"),
         (tampered(name="other@cluster"), "holds the 'relay' identity 'other@cluster'"),
         (tampered(kind="reality"), "holds the 'reality' identity"),
@@ -175,3 +183,82 @@ def test_load_errors_name_the_file(tmp_path):
         load_identity(path)
     with pytest.raises(IdentityError, match="cannot be read"):
         load_identity(tmp_path / "missing.json")
+
+
+# --------------------------------------------------------------------------- short ids
+
+
+@settings(max_examples=50)
+@given(st.integers(min_value=0, max_value=2**16))
+def test_generated_short_ids_are_never_empty(seed):
+    identity = generate_identity("reality@edge1", "short_id")
+    assert set(identity) == {"version", "kind", "name", "short_id"}
+    assert re.fullmatch(r"[0-9a-f]{8}", identity["short_id"])
+    assert validate_identity(identity, "reality@edge1", "short_id") == identity
+    for kind in ("relay", "reality"):
+        assert len(generate_identity("x@y", kind)["short_id"]) == 8
+
+
+@pytest.mark.parametrize("short_id", ["", "a", "abc", "0123456789abcdef01", "ABCD", 1234])
+def test_a_stored_short_id_must_not_be_empty_or_malformed(short_id):
+    identity = {"version": 1, "kind": "short_id", "name": "reality@edge1", "short_id": short_id}
+    with pytest.raises(IdentityError, match="short_id must be 2 to 16 lowercase"):
+        validate_identity(identity, "reality@edge1", "short_id", source="/s.json")
+
+
+def test_a_short_id_file_is_not_reality_keys():
+    identity = generate_identity("reality@edge1", "short_id")
+    with pytest.raises(
+        IdentityError, match=re.escape("not a reality identity (missing private_key")
+    ):
+        validate_identity(identity, "reality@edge1", "reality", source="/s.json")
+
+
+# --------------------------------------------------------------------------- permissions
+
+
+def test_private_file_and_directory_pass(tmp_path):
+    path = tmp_path / "state" / "identity.json"
+    identity = generate_identity()
+    store_identity(path, identity)
+    check_private(path)
+    path.chmod(0o400)
+    check_private(path)
+    check_private(tmp_path / "state" / "absent.json")  # a file yet to be created
+    check_private(tmp_path / "nowhere" / "absent.json")  # a directory yet to be created
+
+
+@pytest.mark.parametrize("file_mode", [0o644, 0o640, 0o604, 0o620, 0o602, 0o660, 0o666])
+def test_a_file_group_or_others_may_use_fails_with_the_fix(tmp_path, file_mode):
+    directory = tmp_path / "state"
+    path = directory / "identity.json"
+    identity = generate_identity()
+    store_identity(path, identity)
+    path.chmod(file_mode)
+    with pytest.raises(IdentityError) as excinfo:
+        check_private(path)
+    message = str(excinfo.value)
+    assert message.startswith(f"{path}: has mode {file_mode:04o}, so group or others"), message
+    assert f"fix it with `chmod 600 {path}`" in message
+    for key in ("private_key", "public_key", "uuid", "short_id"):
+        assert identity[key] not in message
+
+
+@pytest.mark.parametrize("dir_mode", [0o755, 0o750, 0o705, 0o711, 0o770, 0o701])
+def test_a_directory_group_or_others_may_use_fails_with_the_fix(tmp_path, dir_mode):
+    directory = tmp_path / "state"
+    path = directory / "identity.json"
+    store_identity(path, generate_identity())
+    directory.chmod(dir_mode)
+    try:
+        for checked in (path, directory / "absent.json"):
+            with pytest.raises(IdentityError) as excinfo:
+                check_private(checked)
+            message = str(excinfo.value)
+            assert message.startswith(f"{directory}: has mode {dir_mode:04o}, so group or "), (
+                message
+            )
+            assert f"fix it with `chmod 700 {directory}`" in message
+            assert "out of version control" in message
+    finally:
+        directory.chmod(0o700)
