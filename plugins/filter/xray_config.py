@@ -111,8 +111,9 @@ options:
                 type: str
                 required: true
               short_id:
-                description: REALITY short id, 0 to 16 hexadecimal digits, an even number of
-                  them (C(xray_reality_short_id)).
+                description: REALITY short id, 2 to 16 hexadecimal digits, an even number of
+                  them (C(xray_reality_short_id)); never empty, an empty short id would let
+                  clients in without one.
                 type: str
                 required: true
       relay:
@@ -177,6 +178,7 @@ options:
         default: chrome
 notes:
   - Strings that reach the config must not contain control characters or line breaks.
+  - REALITY short ids must not be empty (an empty short id lets clients in without one).
   - Values set to C(omit) count as left out.
   - The task calling the filter should set C(no_log) (the config holds private keys);
     error messages never quote a private key or a user id.

@@ -121,7 +121,7 @@ _USER_KEYS = ("id", "email")
 
 _DECIMAL_RE = re.compile(r"[0-9]+")
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
-_SHORT_ID_RE = re.compile(r"(?:[0-9a-f]{2}){0,8}", re.I)
+_SHORT_ID_RE = re.compile(r"(?:[0-9a-f]{2}){1,8}", re.I)
 _LABEL_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", re.I)
 _REQUIRED = object()
 
@@ -280,10 +280,16 @@ def _short_id(value, variable):
             variable,
             f"must be a string of hexadecimal digits{hint}, got {type_name(value)} {value!r}",
         )
+    if not value:
+        raise ConfigError(
+            variable,
+            "must not be empty: with an empty short id the REALITY inbound accepts clients "
+            "that send none",
+        )
     if not _SHORT_ID_RE.fullmatch(value):
         raise ConfigError(
             variable,
-            f"must be 0 to 16 hexadecimal digits, an even number of them, got {value!r}",
+            f"must be 2 to 16 hexadecimal digits, an even number of them, got {value!r}",
         )
     return str(value)
 

@@ -627,15 +627,21 @@ def _set(path, value):
         (
             BOTH,
             _set("public.reality.short_id", "abc"),
-            "xray_reality_short_id: must be 0 to 16 hexadecimal digits, an even number of "
+            "xray_reality_short_id: must be 2 to 16 hexadecimal digits, an even number of "
             "them, got 'abc'",
         ),
         (
             BOTH,
             _set("public.reality.short_id", "0123456789abcdef01"),
-            "xray_reality_short_id: must be 0 to 16 hexadecimal digits",
+            "xray_reality_short_id: must be 2 to 16 hexadecimal digits",
         ),
-        (BOTH, _set("public.reality.short_id", "zz"), "xray_reality_short_id: must be 0 to 16"),
+        (BOTH, _set("public.reality.short_id", "zz"), "xray_reality_short_id: must be 2 to 16"),
+        (
+            BOTH,
+            _set("public.reality.short_id", ""),
+            "xray_reality_short_id: must not be empty: with an empty short id the REALITY "
+            "inbound accepts clients that send none",
+        ),
         (
             BOTH,
             _set("public.reality.short_id", 1234),
@@ -680,7 +686,12 @@ def _set(path, value):
         (
             BOTH,
             _set("relay.identity.short_id", "0a1"),
-            "xray_relay_identity.short_id: must be 0 to 16 hexadecimal digits",
+            "xray_relay_identity.short_id: must be 2 to 16 hexadecimal digits",
+        ),
+        (
+            BOTH,
+            _set("relay.identity.short_id", ""),
+            "xray_relay_identity.short_id: must not be empty",
         ),
         # Proxy only.
         (

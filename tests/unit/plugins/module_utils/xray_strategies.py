@@ -120,7 +120,8 @@ UUIDS = st.builds(lambda value: str(uuid.UUID(int=value)), st.integers(0, 2**128
 # Safe names: printable ASCII without whitespace (Xray emails are free-form names).
 EMAILS = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=24)
 PORTS = st.integers(1, 65535)
-SHORT_IDS = st.integers(0, 8).flatmap(
+# Never empty: an empty short id lets REALITY clients in without one.
+SHORT_IDS = st.integers(1, 8).flatmap(
     lambda size: st.text(_HEX, min_size=2 * size, max_size=2 * size)
 )
 # 43 characters of URL-safe base64, the shape of an X25519 key as `xray x25519` prints it.

@@ -1,0 +1,136 @@
+# Copyright: (c) 2026, edgerelay.proxy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The xray role's pre-flight in a real ansible-playbook run: the plan of both node kinds.
+
+As playbooks/plan.yml runs it: facts gathered (min, network), then the role's preflight
+entry point (argument spec included). The planned configs never carry an empty REALITY
+short id (a private key given without one gets a generated short id, kept on the
+controller and stable), and pass `xray run -test`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.helpers.geodata import IPS, SITES, gf
+
+XRAY = Path(os.environ.get("EDGERELAY_CACHE", REPO_ROOT / ".cache")) / "bin" / "xray"
+# A REALITY private key of the right shape (never used to talk to anyone).
+GIVEN_KEY = "kPo1FMsWZNN0hdTNNanxb1tCnIx9T6B_YTNZ5VUR7VY"
+
+
+def inventory(proxy_host="45.67.89.10", backend_host="vpn1.example.org"):
+    """edge1 (proxy node) with a public address as ansible_host, vpn1 with a name."""
+    python = f"ansible_connection=local ansible_python_interpreter={sys.executable}"
+    return (
+        "[proxy_servers]\n"
+        f"edge1 ansible_host={proxy_host} {python}\n"
+        "[vpn_servers]\n"
+        f"vpn1 ansible_host={backend_host} {python}\n"
+    )
+
+
+def plan_tasks():
+    return [
+        {
+            "name": "Gather the facts plan.yml gathers",
+            "ansible.builtin.setup": {"gather_subset": ["min", "network"]},
+            "register": "facts",
+        },
+        {
+            "name": "Plan",
+            "ansible.builtin.include_role": {
+                "name": "edgerelay.proxy.xray",
+                "tasks_from": "preflight",
+            },
+        },
+        {"name": "Show the plan", "ansible.builtin.debug": {"var": "xray_plan"}},
+    ]
+
+
+def plans(run):
+    """{host: (facts, xray_plan)} from the json callback's output."""
+    document = json.loads(run.stdout)
+    tasks = {task["task"]["name"]: task["hosts"] for task in document["plays"][0]["tasks"]}
+    return {
+        host: (
+            tasks["Gather the facts plan.yml gathers"][host]["ansible_facts"],
+            result["xray_plan"],
+        )
+        for host, result in tasks["Show the plan"].items()
+    }
+
+
+@pytest.fixture
+def secrets(tmp_path):
+    return tmp_path / "inventory" / ".edgerelay"
+
+
+def run_plan(run_playbook, secrets, **variables):
+    extra_vars = {
+        "edgerelay_secrets_dir": str(secrets),
+        "proxy_backends": ["vpn1"],
+        **variables,
+    }
+    return run_playbook(plan_tasks(), extra_vars=extra_vars, inventory=inventory())
+
+
+def test_a_given_private_key_gets_a_generated_short_id_kept_stable(run_playbook, secrets):
+    first = run_plan(run_playbook, secrets, xray_reality_private_key=GIVEN_KEY)
+    assert first.rc == 0, first.output
+    stored = {}
+    for host, (_, plan) in plans(first).items():
+        path = secrets / f"reality-short-id-{host}.json"
+        stored[host] = json.loads(path.read_text())["short_id"]
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        reality = plan["config"]["inbounds"][0]["streamSettings"]["realitySettings"]
+        assert reality["privateKey"] == GIVEN_KEY
+        assert reality["shortIds"] == [stored[host]] and len(stored[host]) == 8
+        assert plan["public"]["short_id"] == stored[host]  # what the client links carry
+    assert stored["edge1"] != stored["vpn1"]
+    assert not (secrets / "reality-edge1.json").exists()  # no keys generated for nothing
+
+    second = run_plan(run_playbook, secrets, xray_reality_private_key=GIVEN_KEY)
+    assert second.rc == 0, second.output
+    for host, (_, plan) in plans(second).items():
+        reality = plan["config"]["inbounds"][0]["streamSettings"]["realitySettings"]
+        assert reality["shortIds"] == [stored[host]]
+
+    # A short id given with the key is used as it is; none is generated for it.
+    given = run_plan(
+        run_playbook, secrets, xray_reality_private_key=GIVEN_KEY, xray_reality_short_id="0a1b"
+    )
+    assert given.rc == 0, given.output
+    for _, plan in plans(given).values():
+        reality = plan["config"]["inbounds"][0]["streamSettings"]["realitySettings"]
+        assert reality["shortIds"] == ["0a1b"]
+
+
+@pytest.mark.skipif(not os.access(XRAY, os.X_OK), reason=f"no Xray binary at {XRAY}")
+def test_xray_accepts_the_planned_configs(run_playbook, secrets, tmp_path):
+    run = run_plan(run_playbook, secrets)
+    assert run.rc == 0, run.output
+    assets = tmp_path / "assets"
+    gf.write_fixtures(assets, SITES, IPS)
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("XRAY_", "XRAY."))}
+    env["XRAY_LOCATION_ASSET"] = str(assets)
+    for host, (_, plan) in plans(run).items():
+        config_file = tmp_path / f"{host}.json"
+        config_file.write_text(json.dumps(plan["config"]))
+        result = subprocess.run(
+            [str(XRAY), "run", "-test", "-c", str(config_file)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, (host, result.stdout + result.stderr)
