@@ -18,19 +18,36 @@ version_added: 0.1.0
 author: edgerelay.proxy contributors
 short_description: Build the complete, checked Xray config of a proxy or backend node
 description:
-  - Builds the Xray config (C(log), C(dns), C(inbounds), C(outbounds), and C(routing) on a
-    proxy) of one node from a flat mapping of the role's variables, validating them first.
+  - Builds the Xray config (C(log), C(dns), C(inbounds), C(outbounds), C(routing)) of one
+    node from a flat mapping of the role's variables, validating them first.
   - "O(_input.node_role=proxy) (proxy node, group C(proxy_servers)): the inbound C(public);
     the outbounds C(foreign-pool) (VLESS-REALITY with the shared relay identity to the local
-    HAProxy, which forwards to the backends' relay inbounds) and C(direct) (C(freedom),
-    C(domainStrategy: UseIPv4)), in that order; the routing of the preset
-    (C(edgerelay.proxy.preset_routing) with C(direct_tag=direct), C(pool_tag=foreign-pool)):
-    one rule per direct entry of the preset, then the catch-all to C(foreign-pool). The
-    config is returned only if it passes the C(edgerelay.proxy.xray_fail_closed) check."
+    HAProxy, which forwards to the backends' relay inbounds), C(direct) (C(freedom),
+    C(domainStrategy: ForceIPv4)) and C(block) (C(blackhole)), in that order; the routing:
+    the block rules, then the preset's (C(edgerelay.proxy.preset_routing) with
+    C(direct_tag=direct), C(pool_tag=foreign-pool)): one rule per direct entry of the
+    preset, then the catch-all to C(foreign-pool). The config is returned only if it passes
+    the C(edgerelay.proxy.xray_fail_closed) check, with O(_input.own_addresses)."
   - "O(_input.node_role=backend) (backend, group C(vpn_servers)): the inbound
     C(client) for the node's own users, plus the inbound C(relay) for the shared relay
     identity when O(_input.relay) is given (a proxy lists the node in C(proxy_backends));
-    the outbound C(direct)."
+    the outbounds C(direct) (first: it takes what no rule matches) and C(block); the
+    routing (C(domainStrategy: AsIs)): the block rules."
+  - "The block rules come first on both node kinds and send to C(block): the node itself
+    and what is never reachable (C(0.0.0.0/8), C(127.0.0.0/8), C(169.254.0.0/16), C(::/128),
+    C(::1/128), C(fe80::/10), multicast C(224.0.0.0/4) and C(ff00::/8), reserved
+    C(240.0.0.0/4)) plus O(_input.own_addresses) as C(/32) or C(/128) (those the other
+    entries block anyway left out); then the private and
+    special-purpose networks (C(10.0.0.0/8), C(100.64.0.0/10), C(172.16.0.0/12),
+    C(192.0.0.0/24), C(192.0.2.0/24), C(192.168.0.0/16), C(198.18.0.0/15),
+    C(198.51.100.0/24), C(203.0.113.0/24), C(100::/64), C(2001:db8::/32), C(fc00::/7),
+    C(fec0::/10)) minus O(_input.allowed_private_networks). Traffic to an allowed network
+    then follows the rest of the routing (on a proxy the preset, else the pool; on a
+    backend C(direct))."
+  - "Rules only see an address when the client sends one. A name is resolved by the
+    C(direct) outbound with Xray's DNS only (C(ForceIPv4): no fallback to the system
+    resolver), whose C(dns.servers) are C([{address: localhost, unexpectedIPs: <every
+    blocked network>}]): a name that resolves only to blocked addresses fails to connect."
   - Every inbound is VLESS-REALITY on C(0.0.0.0) with C(decryption=none); the clients of an
     inbound and the user of the C(foreign-pool) outbound get the flow of their transport.
   - Keys the node role does not use are ignored and not validated (C(pool), C(presets),
@@ -176,9 +193,36 @@ options:
           (C(xray_relay_fingerprint)). Proxy only.
         type: str
         default: chrome
+      own_addresses:
+        description:
+          - The node's own IP addresses (C(xray_own_addresses)), blocked like loopback so that
+            services listening on C(0.0.0.0) stay out of reach, also inside an allowed network.
+            An IPv6 zone (C(%eth0)) is dropped, an IPv4-mapped IPv6 address is IPv4. Addresses
+            the other entries block anyway (loopback, a private network not allowed) are not
+            listed again, so an interface coming or going there changes nothing.
+        type: list
+        elements: str
+        default: []
+      allowed_private_networks:
+        description:
+          - Networks inside the blocked private and special-purpose networks that Xray users
+            may reach (C(xray_allowed_private_networks)), for example a lab or a LAN,
+            C(172.29.0.0/24). An address is a C(/32) or C(/128).
+          - A network must lie inside one of the private networks, must not have host bits
+            set, and must not touch the never-reachable ones (loopback, link-local,
+            unspecified, multicast, reserved). The node's own addresses stay blocked inside
+            an allowed network.
+          - A static answer of O(_input.dns_hosts) in a blocked network is an error unless
+            its network is allowed here; one in a never-reachable network always is.
+        type: list
+        elements: str
+        default: []
 notes:
   - Strings that reach the config must not contain control characters or line breaks.
   - REALITY short ids must not be empty (an empty short id lets clients in without one).
+  - Xray before 26.4.15 has no C(finalRules) on C(freedom), so a UDP session a client opened
+    to an allowed destination can still send single packets to other addresses; block
+    those on the host if that matters.
   - Values set to C(omit) count as left out.
   - The task calling the filter should set C(no_log) (the config holds private keys);
     error messages never quote a private key or a user id.
@@ -212,6 +256,8 @@ EXAMPLES = r"""
         port: "{{ xray_pool_port }}"
       presets: "{{ xray_presets_all }}"
       preset: "{{ proxy_preset }}"
+      own_addresses: "{{ xray_own_addresses }}"
+      allowed_private_networks: "{{ xray_allowed_private_networks }}"
     xray_relay:
       name: "{{ xray_relay_name }}"
       server_name: "{{ xray_relay_server_name }}"
@@ -219,9 +265,12 @@ EXAMPLES = r"""
       identity: "{{ xray_relay_identity }}"
   no_log: true
 
-# On a proxy with proxy_preset=ru, xray_config is:
+# On a proxy with proxy_preset=ru, xray_own_addresses [45.67.89.10, 10.0.0.2] and
+# xray_allowed_private_networks [10.0.0.0/8], xray_config is:
 #   log: {loglevel: warning}
-#   dns: {hosts: {}}
+#   dns:
+#     hosts: {}
+#     servers: [{address: localhost, unexpectedIPs: [<the ip lists of both block rules>]}]
 #   inbounds:
 #     - tag: public
 #       listen: 0.0.0.0
@@ -248,14 +297,23 @@ EXAMPLES = r"""
 #         security: reality
 #         realitySettings: {serverName: www.microsoft.com, publicKey: <relay public key>,
 #                           shortId: <relay short id>, fingerprint: chrome}
-#     - {tag: direct, protocol: freedom, settings: {domainStrategy: UseIPv4}}
+#     - {tag: direct, protocol: freedom, settings: {domainStrategy: ForceIPv4}}
+#     - {tag: block, protocol: blackhole}
 #   routing:
 #     domainStrategy: IPIfNonMatch
 #     rules:
+#       - type: field
+#         ip: [0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, "::/128", "::1/128", "fe80::/10",
+#              224.0.0.0/4, 240.0.0.0/4, "ff00::/8", 10.0.0.2/32, 45.67.89.10/32]
+#         outboundTag: block
+#       - type: field
+#         ip: [100.64.0.0/10, 172.16.0.0/12, 192.0.0.0/24, 192.0.2.0/24, 192.168.0.0/16,
+#              198.18.0.0/15, 198.51.100.0/24, 203.0.113.0/24, "100::/64", "2001:db8::/32",
+#              "fc00::/7", "fec0::/10"]
+#         outboundTag: block
 #       - {type: field, domain: ["geosite:ru-available-only-inside"], outboundTag: direct}
 #       - {type: field, domain: ["domain:ru", "domain:su", "domain:xn--p1ai"], outboundTag: direct}
 #       - {type: field, ip: ["geoip:ru"], outboundTag: direct}
-#       - {type: field, ip: ["geoip:private"], outboundTag: direct}
 #       - {type: field, network: "tcp,udp", outboundTag: foreign-pool}
 """
 
@@ -268,20 +326,21 @@ _value:
       description: "C({loglevel: <log_level>})."
       type: dict
     dns:
-      description: "C({hosts: <dns_hosts>})."
+      description: "C({hosts: <dns_hosts>, servers: [{address: localhost, unexpectedIPs:
+        <the blocked networks>}]})."
       type: dict
     inbounds:
       description: C([public]) on a proxy; C([client]) or C([client, relay]) on a backend.
       type: list
       elements: dict
     outbounds:
-      description: C([foreign-pool, direct]) on a proxy, C([direct]) on a backend.
+      description: C([foreign-pool, direct, block]) on a proxy, C([direct, block]) on a backend.
       type: list
       elements: dict
     routing:
-      description: The preset's routing, ending with the catch-all to C(foreign-pool).
+      description: The block rules, then on a proxy the preset's routing, ending with the
+        catch-all to C(foreign-pool).
       type: dict
-      returned: on a proxy
 """
 
 # `omit` is a sentinel object since ansible-core 2.19 and a placeholder string before.

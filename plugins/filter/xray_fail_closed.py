@@ -17,7 +17,7 @@ DOCUMENTATION = r"""
 name: xray_fail_closed
 version_added: 0.1.0
 author: edgerelay.proxy contributors
-short_description: Assert that an Xray config of an proxy node fails closed
+short_description: Assert that an Xray config of a proxy node fails closed
 description:
   - Returns the Xray config unchanged if it can only send traffic directly where a routing
     rule explicitly says so, and fails templating otherwise.
@@ -34,6 +34,12 @@ description:
   - A rule to a direct outbound restricted only by C(port), C(network), C(protocol),
     C(source), C(user) or C(inboundTag) counts as a catch-all to direct. Keys Xray does not
     know are ignored by Xray and therefore count as no condition.
+  - "With O(own_addresses) also: no Xray user reaches the node itself. Rules to a
+    C(blackhole) outbound, conditioned on C(ip) only, block loopback (C(127.0.0.0/8),
+    C(::1)), link-local (C(169.254.0.0/16), C(fe80::/10)), the unspecified addresses
+    (C(0.0.0.0/8), C(::)) and O(own_addresses) before any rule that can send to a direct
+    outbound; only literal networks count, not C(geoip:) lists. The configs of
+    C(edgerelay.proxy.xray_config) always pass it."
 positional: _input
 options:
   _input:
@@ -48,6 +54,13 @@ options:
     description: Tag of the direct (C(freedom)) outbound.
     type: str
     default: direct
+  own_addresses:
+    description:
+      - The node's own IP addresses. Given (also as an empty list), the check that the node
+        itself is blocked first runs too; left out, it does not (a routing of
+        C(edgerelay.proxy.preset_routing) alone has no block rules).
+    type: list
+    elements: str
 notes:
   - >-
     Errors read C(xray_fail_closed: <path>: <reason>), for example
@@ -75,6 +88,12 @@ EXAMPLES = r"""
         - {tag: direct, protocol: freedom}
         - {tag: block, protocol: blackhole}
       routing: "{{ xray_presets | edgerelay.proxy.preset_routing(proxy_preset) }}"
+
+- name: Also refuse a config that lets Xray users reach the node itself
+  ansible.builtin.assert:
+    that: xray_config | edgerelay.proxy.xray_fail_closed(own_addresses=xray_own) is mapping
+  vars:
+    xray_own: "{{ ansible_facts['all_ipv4_addresses'] + ansible_facts['all_ipv6_addresses'] }}"
 """
 
 RETURN = r"""
@@ -84,10 +103,14 @@ _value:
 """
 
 
-def xray_fail_closed(config, pool_tag=DEFAULT_POOL_TAG, direct_tag=DEFAULT_DIRECT_TAG):
+def xray_fail_closed(
+    config, pool_tag=DEFAULT_POOL_TAG, direct_tag=DEFAULT_DIRECT_TAG, own_addresses=None
+):
     """Return ``config`` unchanged if check_fail_closed() accepts it."""
     try:
-        check_fail_closed(config, pool_tag=pool_tag, direct_tag=direct_tag)
+        check_fail_closed(
+            config, pool_tag=pool_tag, direct_tag=direct_tag, own_addresses=own_addresses
+        )
     except FailClosedError as exc:
         raise AnsibleFilterError(f"xray_fail_closed: {exc}") from None
     return config

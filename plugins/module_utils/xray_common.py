@@ -10,7 +10,9 @@ renderer (``xray_presets``) rejects such entries; the fail-closed checker
 
 Also what no string of a rendered config may contain: control characters and line
 breaks (``control_character()``), checked by the preset renderer and the config
-builder (``xray_config``).
+builder (``xray_config``); and which destinations are the node itself
+(``NODE_LOCAL_NETWORKS``), which the config builder blocks and the fail-closed checker
+requires blocked (``uncovered()``).
 
 Pure Python, nothing here talks to a host.
 """
@@ -27,10 +29,12 @@ __all__ = [
     "CATCH_ALL_PROBES",
     "DEFAULT_DIRECT_TAG",
     "DEFAULT_POOL_TAG",
+    "NODE_LOCAL_NETWORKS",
     "control_character",
     "covers_a_family",
     "is_list",
     "matches_everything",
+    "uncovered",
 ]
 
 DEFAULT_DIRECT_TAG = "direct"
@@ -43,6 +47,20 @@ CATCH_ALL_NETWORK = "tcp,udp"
 # matches (practically) every destination and is treated as a catch-all. "a.b" and
 # "c.d" share no letter, so no plain keyword without a dot matches both.
 CATCH_ALL_PROBES = ("example.com", "www.google.com", "xn--80ak6aa92e.com", "a.b", "c.d")
+
+# Destinations that are the node itself or its link: "this network" and the unspecified
+# addresses (a connection to 0.0.0.0 or :: reaches the node's own services), loopback, and
+# link-local (169.254.169.254 is the cloud metadata service). No Xray user may reach them;
+# the fail-closed checker requires them, and the node's own addresses, blocked before any
+# rule to a direct outbound.
+NODE_LOCAL_NETWORKS = (
+    "0.0.0.0/8",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "::/128",
+    "::1/128",
+    "fe80::/10",
+)
 
 
 def is_list(value):
@@ -68,6 +86,26 @@ def covers_a_family(networks):
         if any(net.prefixlen == 0 for net in ipaddress.collapse_addresses(family)):
             return True
     return False
+
+
+def uncovered(required, networks):
+    """The networks of ``required`` that ``networks`` together do not cover entirely."""
+    merged = {
+        version: list(ipaddress.collapse_addresses(n for n in networks if n.version == version))
+        for version in (4, 6)
+    }
+    missing = []
+    for network in required:
+        # Collapsed networks are disjoint, so their overlaps with ``network`` add up.
+        covered = 0
+        for block in merged[network.version]:
+            if block.subnet_of(network):
+                covered += block.num_addresses
+            elif network.subnet_of(block):
+                covered += network.num_addresses
+        if covered < network.num_addresses:
+            missing.append(network)
+    return missing
 
 
 # Cc: C0 and C1 controls (newline, tab, NUL, DEL, NEL...); Zl, Zp: the Unicode line and

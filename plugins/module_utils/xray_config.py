@@ -8,13 +8,27 @@ Two node roles:
 
 * ``proxy`` (proxy node, group ``proxy_servers``): the public VLESS-REALITY inbound
   ``public``; the outbounds ``foreign-pool`` (VLESS-REALITY with the shared relay identity
-  to the local HAProxy, which forwards to the backends' relay inbounds) and ``direct``
-  (freedom), in that order; the routing of the country preset: one rule per direct
-  entry, then the catch-all to ``foreign-pool``. The config passes
-  ``xray_fail_closed.check_fail_closed()`` before it is returned.
+  to the local HAProxy, which forwards to the backends' relay inbounds), ``direct``
+  (freedom) and ``block`` (blackhole), in that order; the routing: the block rules, then
+  the country preset's (one rule per direct entry, then the catch-all to
+  ``foreign-pool``). The config passes ``xray_fail_closed.check_fail_closed()`` before
+  it is returned.
 * ``backend`` (backend, group ``vpn_servers``): the inbound ``client`` for its
   own users, plus the inbound ``relay`` for the shared relay identity when a proxy
-  relays through it; one outbound, ``direct``.
+  relays through it; the outbounds ``direct`` (first: what no rule matches) and
+  ``block``; the routing: the block rules.
+
+The block rules keep Xray's users away from the node itself and from private networks
+(``blocked_networks()``, ``block_rules()``), on both node kinds and before any other
+rule: the first sends the node's local networks (loopback, link-local, the unspecified
+addresses; never reachable), multicast, the reserved 240.0.0.0/4 and the node's own
+addresses to ``block``; the second the private and special-purpose networks
+(``PRIVATE_NETWORKS``) minus those the operator opts in to
+(``xray_allowed_private_networks``). Rules only see a destination's address when the
+client sends one; a name is resolved by the ``direct`` outbound, with Xray's DNS only
+(``ForceIPv4``: no fallback to the system resolver), whose answers in the blocked
+networks are dropped (``unexpectedIPs``), so a name that resolves to a blocked address
+fails too. Every config passes ``xray_fail_closed.check_local_blocked()``.
 
 ``build_config()`` takes one flat mapping whose keys stand for the role's variables
 (``VARIABLES``); errors are ConfigError and name the variable to fix
@@ -34,12 +48,14 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.types import type_
 from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_common import (
     DEFAULT_DIRECT_TAG,
     DEFAULT_POOL_TAG,
+    NODE_LOCAL_NETWORKS,
     control_character,
     is_list,
 )
 from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_fail_closed import (
     FailClosedError,
     check_fail_closed,
+    check_local_blocked,
 )
 from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_presets import (
     PresetError,
@@ -47,12 +63,18 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_presets impor
 )
 
 __all__ = [
+    "BLOCK_TAG",
     "DEFAULTS",
+    "NEVER_ALLOWED_NETWORKS",
     "NODE_ROLES",
+    "PRIVATE_NETWORKS",
     "TRANSPORTS",
     "VARIABLES",
     "ConfigError",
     "Transport",
+    "block_outbound",
+    "block_rules",
+    "blocked_networks",
     "build_config",
     "direct_outbound",
     "reality_client",
@@ -67,8 +89,32 @@ CLIENT_TAG = "client"
 RELAY_TAG = "relay"
 POOL_TAG = DEFAULT_POOL_TAG
 DIRECT_TAG = DEFAULT_DIRECT_TAG
+BLOCK_TAG = "block"
 LISTEN = "0.0.0.0"
 VISION_FLOW = "xtls-rprx-vision"
+# A backend routes nothing by name: its rules are all about addresses.
+BACKEND_DOMAIN_STRATEGY = "AsIs"
+
+# Never reachable through Xray, whatever xray_allowed_private_networks says: the node
+# itself and its link, multicast, and the reserved 240.0.0.0/4 (broadcast included).
+NEVER_ALLOWED_NETWORKS = (*NODE_LOCAL_NETWORKS, "224.0.0.0/4", "240.0.0.0/4", "ff00::/8")
+# Private and special-purpose networks (IANA's registries: not globally reachable), blocked
+# unless the operator lists them, or networks inside them, in xray_allowed_private_networks.
+PRIVATE_NETWORKS = (
+    "10.0.0.0/8",  # RFC 1918
+    "100.64.0.0/10",  # shared address space (carrier-grade NAT)
+    "172.16.0.0/12",  # RFC 1918
+    "192.0.0.0/24",  # IETF protocol assignments
+    "192.0.2.0/24",  # documentation (TEST-NET-1)
+    "192.168.0.0/16",  # RFC 1918
+    "198.18.0.0/15",  # benchmarking
+    "198.51.100.0/24",  # documentation (TEST-NET-2)
+    "203.0.113.0/24",  # documentation (TEST-NET-3)
+    "100::/64",  # discard-only
+    "2001:db8::/32",  # documentation
+    "fc00::/7",  # unique local
+    "fec0::/10",  # site-local (deprecated)
+)
 
 # Input key (dotted path) -> the role variable an error about it names.
 VARIABLES = {
@@ -91,6 +137,8 @@ VARIABLES = {
     "pool.port": "xray_pool_port",
     "preset": "proxy_preset",
     "fingerprint": "xray_relay_fingerprint",
+    "own_addresses": "xray_own_addresses",
+    "allowed_private_networks": "xray_allowed_private_networks",
 }
 # Input keys that may be left out (or null), and their values then.
 DEFAULTS = {
@@ -100,6 +148,8 @@ DEFAULTS = {
     "relay.transport": "tcp-vision",
     "pool.address": "127.0.0.1",
     "fingerprint": "chrome",
+    "own_addresses": (),
+    "allowed_private_networks": (),
 }
 
 _NODE_KEYS = (
@@ -112,6 +162,8 @@ _NODE_KEYS = (
     "presets",
     "preset",
     "fingerprint",
+    "own_addresses",
+    "allowed_private_networks",
 )
 _PUBLIC_KEYS = ("port", "transport", "users", "reality")
 _REALITY_KEYS = ("target", "server_names", "private_key", "short_id")
@@ -223,8 +275,73 @@ def vless_reality_outbound(tag, address, port, user_id, transport, reality):
 
 
 def direct_outbound(tag=DIRECT_TAG):
-    """The freedom outbound; IPv4 only, like the nodes' own uplinks."""
-    return {"tag": tag, "protocol": "freedom", "settings": {"domainStrategy": "UseIPv4"}}
+    """The freedom outbound; IPv4 only, like the nodes' own uplinks.
+
+    ``ForceIPv4``: a name is resolved with Xray's DNS (whose answers in the blocked
+    networks are dropped) and the connection fails when that finds nothing; ``UseIPv4``
+    would then ask the system resolver, which may answer 127.0.0.1.
+    """
+    return {"tag": tag, "protocol": "freedom", "settings": {"domainStrategy": "ForceIPv4"}}
+
+
+def block_outbound(tag=BLOCK_TAG):
+    """The blackhole outbound the block rules send to: the connection is closed."""
+    return {"tag": tag, "protocol": "blackhole"}
+
+
+def _host_network(address):
+    return ipaddress.ip_network(address)  # an address is its own /32 or /128
+
+
+def blocked_networks(own_addresses=(), allowed_networks=()):
+    """The networks of the two block rules: ``(node, private)``, lists of strings.
+
+    ``own_addresses`` are ``ipaddress`` addresses, ``allowed_networks`` networks inside
+    ``PRIVATE_NETWORKS`` (validated by the caller). ``private`` is ``PRIVATE_NETWORKS``
+    minus the allowed networks; ``node`` is ``NEVER_ALLOWED_NETWORKS`` and the own
+    addresses as /32 or /128, sorted, except those the other entries block anyway (an
+    interface in a private network: a Docker bridge coming or going changes nothing).
+    """
+    never = [ipaddress.ip_network(network) for network in NEVER_ALLOWED_NETWORKS]
+    # Collapsed, the allowed networks are disjoint: each lies inside one remaining piece.
+    allowed_networks = [
+        network
+        for version in (4, 6)
+        for network in ipaddress.collapse_addresses(
+            n for n in allowed_networks if n.version == version
+        )
+    ]
+    private = []
+    for text in PRIVATE_NETWORKS:
+        remaining = [ipaddress.ip_network(text)]
+        for allowed in allowed_networks:
+            remaining = [
+                part
+                for network in remaining
+                for part in (
+                    network.address_exclude(allowed)
+                    if network.version == allowed.version and allowed.subnet_of(network)
+                    else [network]
+                )
+            ]
+        private += sorted(remaining)
+    own = sorted(
+        {
+            _host_network(address)
+            for address in own_addresses
+            if not any(address in network for network in never + private)
+        },
+        key=lambda network: (network.version, network),
+    )
+    return [str(network) for network in never + own], [str(network) for network in private]
+
+
+def block_rules(node, private, tag=BLOCK_TAG):
+    """The rules that come first on every node: ``node``, then ``private`` (if any) to ``tag``."""
+    rules = [{"type": "field", "ip": list(node), "outboundTag": tag}]
+    if private:
+        rules.append({"type": "field", "ip": list(private), "outboundTag": tag})
+    return rules
 
 
 # --------------------------------------------------------------------------- values
@@ -405,6 +522,99 @@ def _dns_hosts(value, variable):
     return hosts
 
 
+def _address(value, variable):
+    """An IP address; an IPv6 zone (``%eth0``) is dropped, IPv4-mapped IPv6 is IPv4."""
+    if not isinstance(value, str):
+        raise ConfigError(variable, f"must be an IP address, got {type_name(value)} {value!r}")
+    try:
+        address = ipaddress.ip_address(value.split("%", 1)[0])
+    except ValueError:
+        raise ConfigError(variable, f"{value!r} is not an IP address") from None
+    if address.version == 6 and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def _own_addresses(value, variable):
+    if not is_list(value):
+        raise ConfigError(variable, f"must be a list of IP addresses, got {type_name(value)}")
+    return [_address(item, f"{variable}[{index}]") for index, item in enumerate(value)]
+
+
+def _same_family(network, others):
+    return [other for other in others if other.version == network.version]
+
+
+def _allowed_networks(value, variable):
+    """Networks inside PRIVATE_NETWORKS; none touches NEVER_ALLOWED_NETWORKS."""
+    if not is_list(value):
+        raise ConfigError(
+            variable, f"must be a list of networks such as 172.29.0.0/24, got {type_name(value)}"
+        )
+    never = [ipaddress.ip_network(network) for network in NEVER_ALLOWED_NETWORKS]
+    private = [ipaddress.ip_network(network) for network in PRIVATE_NETWORKS]
+    networks = []
+    for index, item in enumerate(value):
+        where = f"{variable}[{index}]"
+        if not isinstance(item, str):
+            raise ConfigError(
+                where, f"must be a network such as 172.29.0.0/24, got {type_name(item)} {item!r}"
+            )
+        try:
+            network = ipaddress.ip_network(item)
+        except ValueError:
+            try:
+                network = ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    where,
+                    f"{item!r} is not a network or an address (e.g. 172.29.0.0/24, fd00:1::/64)",
+                ) from None
+            message = f"{item!r} has host bits set; did you mean {network}?"
+            raise ConfigError(where, message) from None
+        clash = next((n for n in _same_family(network, never) if n.overlaps(network)), None)
+        if clash is not None:
+            raise ConfigError(
+                where,
+                f"{network} overlaps {clash} (the node itself: loopback, link-local, unspecified; "
+                "or multicast, reserved), which is never reachable through Xray",
+            )
+        if not any(network.subnet_of(p) for p in _same_family(network, private)):
+            raise ConfigError(
+                where,
+                f"{network} is not inside one of the private or special-purpose networks, the "
+                f"only ones blocked ({', '.join(PRIVATE_NETWORKS)}); there is nothing to allow",
+            )
+        networks.append(network)
+    return networks
+
+
+def _check_dns_answers(hosts, variable, node, private):
+    """No static answer is an address the block rules keep Xray's users from."""
+    node = [ipaddress.ip_network(network) for network in node]
+    private = [ipaddress.ip_network(network) for network in private]
+    for name, answer in hosts.items():
+        answers = answer if is_list(answer) else [answer]
+        for index, text in enumerate(answers):
+            where = f"{variable}[{name!r}]" + (f"[{index}]" if is_list(answer) else "")
+            try:
+                address = _address(text, where)
+            except ConfigError:
+                continue  # a name: Xray's DNS resolves it and drops answers in blocked networks
+            if any(address in network for network in node):
+                raise ConfigError(
+                    where,
+                    f"{address} is the node itself (loopback, link-local, unspecified, one of its "
+                    "own addresses) or multicast or reserved, which Xray users never reach",
+                )
+            if any(address in network for network in private):
+                raise ConfigError(
+                    where,
+                    f"{address} is in a private network Xray users are blocked from; list it, or "
+                    f"its network, in {VARIABLES['allowed_private_networks']} to let them reach it",
+                )
+
+
 # --------------------------------------------------------------------------- input
 
 
@@ -533,7 +743,7 @@ def _relay(node, role):
 # --------------------------------------------------------------------------- configs
 
 
-def _proxy_config(node, base, public, relay):
+def _proxy_config(node, base, public, relay, blocking, own):
     pool = node.section("pool", _POOL_KEYS)
     address = _text(pool.get("address"), pool.variable("address"))
     pool_port = _port(pool.get("port"), pool.variable("port"))
@@ -579,17 +789,18 @@ def _proxy_config(node, base, public, relay):
                 ),
             ),
             direct_outbound(),
+            block_outbound(),
         ],
-        "routing": routing,
+        "routing": {**routing, "rules": blocking + routing["rules"]},
     }
     try:
-        check_fail_closed(config, pool_tag=POOL_TAG, direct_tag=DIRECT_TAG)
+        check_fail_closed(config, pool_tag=POOL_TAG, direct_tag=DIRECT_TAG, own_addresses=own)
     except FailClosedError as exc:
         raise ConfigError("xray_config", f"refusing a config that could leak: {exc}") from None
     return config
 
 
-def _backend_config(base, public, relay):
+def _backend_config(base, public, relay, blocking, own):
     inbounds = [
         vless_reality_inbound(
             CLIENT_TAG,
@@ -620,26 +831,50 @@ def _backend_config(base, public, relay):
                 ),
             )
         )
-    return {**base, "inbounds": inbounds, "outbounds": [direct_outbound()]}
+    config = {
+        **base,
+        "inbounds": inbounds,
+        # Direct first: it takes what no rule matches.
+        "outbounds": [direct_outbound(), block_outbound()],
+        "routing": {"domainStrategy": BACKEND_DOMAIN_STRATEGY, "rules": blocking},
+    }
+    try:
+        check_local_blocked(config, own, direct_tag=DIRECT_TAG)
+    except FailClosedError as exc:
+        raise ConfigError("xray_config", f"refusing a config that could leak: {exc}") from None
+    return config
 
 
 def build_config(node):
     """The complete Xray config of one node (see the module docstring); ConfigError.
 
     ``node`` is the flat input mapping documented in the ``edgerelay.proxy.xray_config``
-    filter. Keys another node role uses are ignored (not validated). A proxy config is
-    returned only if it passes ``check_fail_closed()``.
+    filter. Keys another node role uses are ignored (not validated). A config is returned
+    only if it passes ``check_local_blocked()``, a proxy config only if it passes
+    ``check_fail_closed()`` too.
     """
     node = _Section(node, "", _NODE_KEYS)
     role = node.get("node_role")
     if role not in NODE_ROLES:
         raise ConfigError(node.variable("node_role"), f"must be proxy or backend, got {role!r}")
+    own = _own_addresses(node.get("own_addresses"), node.variable("own_addresses"))
+    allowed = _allowed_networks(
+        node.get("allowed_private_networks"), node.variable("allowed_private_networks")
+    )
+    node_networks, private_networks = blocked_networks(own, allowed)
+    hosts = _dns_hosts(node.get("dns_hosts"), node.variable("dns_hosts"))
+    _check_dns_answers(hosts, node.variable("dns_hosts"), node_networks, private_networks)
+    blocking = block_rules(node_networks, private_networks)
+    blocked = node_networks + private_networks
     base = {
         "log": {"loglevel": _text(node.get("log_level"), node.variable("log_level"))},
-        "dns": {"hosts": _dns_hosts(node.get("dns_hosts"), node.variable("dns_hosts"))},
+        # Names resolve here, for the direct outbound too: answers in the blocked networks
+        # are dropped, so a name cannot lead to an address the rules block.
+        "dns": {"hosts": hosts, "servers": [{"address": "localhost", "unexpectedIPs": blocked}]},
     }
     public = _public(node)
     relay = _relay(node, role)
+    own_texts = [str(address) for address in own]
     if role == "proxy":
-        return _proxy_config(node, base, public, relay)
-    return _backend_config(base, public, relay)
+        return _proxy_config(node, base, public, relay, blocking, own_texts)
+    return _backend_config(base, public, relay, blocking, own_texts)

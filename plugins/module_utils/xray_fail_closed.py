@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, edgerelay.proxy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The fail-closed check of a complete Xray config of an proxy node.
+"""The fail-closed check of a complete Xray config of a proxy node.
 
 Pure Python, nothing here talks to a host.
 
@@ -18,6 +18,13 @@ fails closed only if
 FailClosedError naming the offending path (``routing.rules[3]``, ``outbounds[0]``).
 ``check_rules()`` is the part about the rule list; the preset renderer
 (``xray_presets.preset_routing()``) runs it on every routing it renders.
+
+``check_local_blocked()`` verifies, on the config of either node kind, that no Xray user
+reaches the node itself: rules to a ``blackhole`` outbound block the node's local
+networks (``xray_common.NODE_LOCAL_NETWORKS``: loopback, link-local, the unspecified
+addresses) and its own addresses before any rule that can send to a direct outbound,
+and before unmatched traffic falls through to the first outbound. The config builder
+runs it on every config; ``check_fail_closed(own_addresses=...)`` runs it too.
 """
 
 from __future__ import annotations
@@ -31,14 +38,17 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_common import
     CATCH_ALL_NETWORK,
     DEFAULT_DIRECT_TAG,
     DEFAULT_POOL_TAG,
+    NODE_LOCAL_NETWORKS,
     covers_a_family,
     is_list,
     matches_everything,
+    uncovered,
 )
 
 __all__ = [
     "FailClosedError",
     "check_fail_closed",
+    "check_local_blocked",
     "check_rules",
 ]
 
@@ -49,6 +59,9 @@ _NON_CONDITION_KEYS = frozenset(
 # Keys allowed on the final catch-all (inboundTag scopes it; traffic of other inbounds
 # still falls through to the first outbound, the pool).
 _CATCH_ALL_KEYS = _NON_CONDITION_KEYS | {"inboundTag"}
+# Keys a block rule may have besides its ip list and still block every connection there.
+_BLOCK_RULE_KEYS = _NON_CONDITION_KEYS | {"ip"}
+BLACKHOLE = "blackhole"
 # Only these restrict the destination; port, protocol, network or source alone
 # would send whole classes of traffic out directly.
 _DESTINATION_KEYS = ("domain", "domains", "ip")
@@ -263,19 +276,11 @@ def _balancer_targets(balancers_config, outbound_tags, direct_tags):
     return balancers
 
 
-def check_fail_closed(config, pool_tag=DEFAULT_POOL_TAG, direct_tag=DEFAULT_DIRECT_TAG):
-    """Validate that a complete Xray config fails closed; raise FailClosedError.
-
-    Direct outbounds are ``direct_tag`` and every outbound with protocol ``freedom``.
-    See the module docstring for the properties checked. Returns None.
-    """
-    if not isinstance(config, Mapping):
-        raise FailClosedError("config", f"must be a mapping, got {type_name(config)}")
-    outbounds = config.get("outbounds")
+def _outbound_protocols(outbounds, pool_tag=None):
+    """Tags and map tag -> protocol of a non-empty outbound list; reject repeated tags."""
     if not is_list(outbounds) or not outbounds:
-        raise FailClosedError(
-            "outbounds", f"must be a non-empty list starting with the pool {pool_tag!r}"
-        )
+        first = f" starting with the pool {pool_tag!r}" if pool_tag else ""
+        raise FailClosedError("outbounds", f"must be a non-empty list{first}")
     tags = []
     protocols = {}
     for index, outbound in enumerate(outbounds):
@@ -286,9 +291,121 @@ def check_fail_closed(config, pool_tag=DEFAULT_POOL_TAG, direct_tag=DEFAULT_DIRE
             raise FailClosedError(f"outbounds[{index}]", f"tag {tag!r} is used twice")
         tags.append(tag)
         protocols[tag] = outbound.get("protocol")
-    direct_tags = {str(direct_tag)} | {
+    return tags, protocols
+
+
+def _direct_tags(protocols, direct_tag):
+    return {str(direct_tag)} | {
         str(tag) for tag, protocol in protocols.items() if protocol == "freedom" and tag
     }
+
+
+def _own_networks(own_addresses, local):
+    """The own addresses as /32 or /128 networks, sorted; those inside ``local`` left out.
+
+    An IPv6 zone (``%eth0``) is dropped; an IPv4-mapped IPv6 address is the IPv4 address
+    (Xray reads it so).
+    """
+    networks = set()
+    for index, text in enumerate(_as_list(own_addresses)):
+        try:
+            address = ipaddress.ip_address(str(text).split("%")[0])
+        except ValueError:
+            raise FailClosedError(
+                f"own_addresses[{index}]", f"{text!r} is not an IP address"
+            ) from None
+        if address.version == 6 and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        network = ipaddress.ip_network(address)
+        if not any(network.version == n.version and network.subnet_of(n) for n in local):
+            networks.add(network)
+    return sorted(networks, key=lambda network: (network.version, network))
+
+
+def _blocked_networks(rule, block_tags):
+    """The ip networks a rule sends to a blackhole outbound whatever else the connection is."""
+    if str(rule.get("outboundTag")) not in block_tags or rule.get("balancerTag"):
+        return []
+    if not _present_keys(rule) <= _BLOCK_RULE_KEYS or not _covers_tcp_and_udp(rule):
+        return []  # also limited by port, inbound, user...: blocks only part of the traffic
+    networks = []
+    for pattern in _as_list(rule.get("ip")):
+        try:
+            networks.append(ipaddress.ip_network(str(pattern).strip(), strict=False))
+        except ValueError:
+            continue  # geoip:, ext: lists: what they hold is not known here
+    return networks
+
+
+def _describe(networks):
+    return ", ".join(str(network) for network in networks)
+
+
+def check_local_blocked(config, own_addresses=(), direct_tag=DEFAULT_DIRECT_TAG):
+    """Validate that no Xray user reaches the node itself; raise FailClosedError.
+
+    ``config`` is the complete config of a proxy node or a backend. Rules to a
+    ``blackhole`` outbound, each conditioned on ``ip`` only (literal networks; ``geoip:``
+    lists do not count), must together block ``NODE_LOCAL_NETWORKS`` and
+    ``own_addresses`` before the first rule that can send to a direct outbound
+    (``direct_tag`` or any ``freedom`` outbound, also through a balancer), and before
+    the end of the rules (where unmatched traffic goes to the first outbound). Returns None.
+    """
+    if not isinstance(config, Mapping):
+        raise FailClosedError("config", f"must be a mapping, got {type_name(config)}")
+    tags, protocols = _outbound_protocols(config.get("outbounds"))
+    direct_tags = _direct_tags(protocols, direct_tag)
+    block_tags = {str(tag) for tag, protocol in protocols.items() if protocol == BLACKHOLE and tag}
+    required = [ipaddress.ip_network(network) for network in NODE_LOCAL_NETWORKS]
+    required += _own_networks(own_addresses, required)
+    routing = config.get("routing")
+    rules = routing.get("rules") if isinstance(routing, Mapping) else None
+    if not is_list(rules) or not rules:
+        raise FailClosedError(
+            "routing.rules",
+            f"must start with rules sending {_describe(required)} to a blackhole outbound",
+        )
+    balancers = _balancer_targets(
+        routing.get("balancers"), [str(tag) for tag in tags if tag], direct_tags
+    )
+    blocked = []
+    for index, rule in enumerate(rules):
+        where = f"routing.rules[{index}]"
+        if not isinstance(rule, Mapping):
+            raise FailClosedError(where, f"must be a mapping, got {type_name(rule)}")
+        reached = _rule_targets(rule, balancers) & direct_tags
+        missing = uncovered(required, blocked)
+        if reached and missing:
+            direct = ", ".join(repr(tag) for tag in sorted(reached))
+            raise FailClosedError(
+                where,
+                f"can send traffic to direct outbound {direct} before {_describe(missing)} "
+                "(the node itself: loopback, link-local, its own addresses) is blocked; "
+                "rules sending them to a blackhole outbound must come first",
+            )
+        blocked += _blocked_networks(rule, block_tags)
+    missing = uncovered(required, blocked)
+    if missing:
+        raise FailClosedError(
+            "routing.rules",
+            f"no rule blocks {_describe(missing)} (the node itself: loopback, link-local, its "
+            "own addresses); send them to a blackhole outbound before any other rule",
+        )
+
+
+def check_fail_closed(
+    config, pool_tag=DEFAULT_POOL_TAG, direct_tag=DEFAULT_DIRECT_TAG, own_addresses=None
+):
+    """Validate that a complete Xray config fails closed; raise FailClosedError.
+
+    Direct outbounds are ``direct_tag`` and every outbound with protocol ``freedom``.
+    See the module docstring for the properties checked. With ``own_addresses`` (a list,
+    possibly empty) ``check_local_blocked()`` runs too. Returns None.
+    """
+    if not isinstance(config, Mapping):
+        raise FailClosedError("config", f"must be a mapping, got {type_name(config)}")
+    tags, protocols = _outbound_protocols(config.get("outbounds"), pool_tag)
+    direct_tags = _direct_tags(protocols, direct_tag)
     if tags[0] != pool_tag:
         raise FailClosedError(
             "outbounds[0]",
@@ -309,3 +426,5 @@ def check_fail_closed(config, pool_tag=DEFAULT_POOL_TAG, direct_tag=DEFAULT_DIRE
         routing.get("balancers"), [str(tag) for tag in tags if tag], direct_tags
     )
     check_rules(routing.get("rules"), pool_tag, direct_tags, balancers)
+    if own_addresses is not None:
+        check_local_blocked(config, own_addresses, direct_tag)

@@ -18,7 +18,6 @@ RU_RULES = [
         "outboundTag": "direct",
     },
     {"type": "field", "ip": ["geoip:ru"], "outboundTag": "direct"},
-    {"type": "field", "ip": ["geoip:private"], "outboundTag": "direct"},
     {"type": "field", "network": "tcp,udp", "outboundTag": "foreign-pool"},
 ]
 

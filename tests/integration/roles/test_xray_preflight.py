@@ -3,13 +3,15 @@
 """The xray role's pre-flight in a real ansible-playbook run: the plan of both node kinds.
 
 As playbooks/plan.yml runs it: facts gathered (min, network), then the role's preflight
-entry point (argument spec included). The planned configs never carry an empty REALITY
-short id (a private key given without one gets a generated short id, kept on the
-controller and stable), and pass `xray run -test`.
+entry point (argument spec included). The planned configs block the node's own addresses
+(its interfaces' and ansible_host when that is an address), open exactly the allowed
+networks, never carry an empty REALITY short id (a private key given without one gets a
+generated short id, kept on the controller and stable), and pass `xray run -test`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import stat
@@ -25,6 +27,7 @@ from tests.helpers.geodata import IPS, SITES, gf
 XRAY = Path(os.environ.get("EDGERELAY_CACHE", REPO_ROOT / ".cache")) / "bin" / "xray"
 # A REALITY private key of the right shape (never used to talk to anyone).
 GIVEN_KEY = "kPo1FMsWZNN0hdTNNanxb1tCnIx9T6B_YTNZ5VUR7VY"
+NEVER = ["0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "::/128", "::1/128", "fe80::/10"]
 
 
 def inventory(proxy_host="45.67.89.10", backend_host="vpn1.example.org"):
@@ -78,9 +81,71 @@ def run_plan(run_playbook, secrets, **variables):
     extra_vars = {
         "edgerelay_secrets_dir": str(secrets),
         "proxy_backends": ["vpn1"],
+        "xray_allowed_private_networks": ["172.29.0.0/24"],
         **variables,
     }
     return run_playbook(plan_tasks(), extra_vars=extra_vars, inventory=inventory())
+
+
+def own_addresses(facts, ansible_host):
+    addresses = facts["ansible_all_ipv4_addresses"] + facts["ansible_all_ipv6_addresses"]
+    return [ipaddress.ip_address(text.split("%")[0]) for text in addresses] + (
+        [ipaddress.ip_address(ansible_host)] if ansible_host else []
+    )
+
+
+def blocked(rules, address):
+    """Blocked by the first two rules (the block rules)."""
+    networks = [ipaddress.ip_network(text) for rule in rules[:2] for text in rule["ip"]]
+    return any(address in network for network in networks)
+
+
+def test_both_plans_block_the_own_addresses_and_open_the_allowed_network(run_playbook, secrets):
+    run = run_plan(run_playbook, secrets)
+    assert run.rc == 0, run.output
+    planned = plans(run)
+    assert sorted(planned) == ["edge1", "vpn1"]
+    for host, ansible_host in (("edge1", "45.67.89.10"), ("vpn1", None)):
+        facts, plan = planned[host]
+        rules = plan["config"]["routing"]["rules"]
+        assert rules[0]["outboundTag"] == rules[1]["outboundTag"] == "block"
+        assert rules[0]["ip"][: len(NEVER)] == NEVER
+        # Every interface address and ansible_host when it is an address is blocked.
+        assert facts["ansible_all_ipv4_addresses"], "no addresses gathered: nothing is tested"
+        for address in own_addresses(facts, ansible_host):
+            assert blocked(rules, address), (host, address)
+        # 172.16.0.0/12 is blocked except the lab network.
+        lab = ipaddress.ip_network("172.29.0.0/24")
+        private = [ipaddress.ip_network(text) for text in rules[1]["ip"]]
+        assert not any(network.overlaps(lab) for network in private if network.version == 4)
+        assert ipaddress.ip_network("172.16.0.0/13") in private
+    # The public ansible_host of edge1 is listed; vpn1's is a name (nothing to list).
+    assert "45.67.89.10/32" in planned["edge1"][1]["config"]["routing"]["rules"][0]["ip"]
+    assert planned["edge1"][1]["config"]["routing"]["rules"][-1]["outboundTag"] == "foreign-pool"
+
+
+def test_an_interface_address_in_an_allowed_network_stays_blocked(run_playbook, secrets):
+    """Allow the network of one of this machine's private addresses: the address itself is
+    still blocked (listed in the first rule), the rest of that network is open."""
+    run = run_plan(run_playbook, secrets)
+    assert run.rc == 0, run.output
+    facts, _ = plans(run)["vpn1"]
+    private = [
+        address
+        for address in own_addresses(facts, None)
+        if address.version == 4
+        and address.is_private
+        and not (address.is_loopback or address.is_link_local)
+    ]
+    if not private:
+        pytest.skip("this machine has no private IPv4 address on an interface")
+    network = ipaddress.ip_network(f"{private[0]}/30", strict=False)
+    run = run_plan(run_playbook, secrets, xray_allowed_private_networks=[str(network)])
+    assert run.rc == 0, run.output
+    rules = plans(run)["vpn1"][1]["config"]["routing"]["rules"]
+    assert f"{private[0]}/32" in rules[0]["ip"]
+    others = [host for host in network if host != private[0] and host not in private]
+    assert others and not any(blocked(rules, host) for host in others)
 
 
 def test_a_given_private_key_gets_a_generated_short_id_kept_stable(run_playbook, secrets):
@@ -112,6 +177,29 @@ def test_a_given_private_key_gets_a_generated_short_id_kept_stable(run_playbook,
     for _, plan in plans(given).values():
         reality = plan["config"]["inbounds"][0]["streamSettings"]["realitySettings"]
         assert reality["shortIds"] == ["0a1b"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        (
+            {"xray_allowed_private_networks": ["127.0.0.0/8"]},
+            "xray_allowed_private_networks[0]: 127.0.0.0/8 overlaps 127.0.0.0/8",
+        ),
+        (
+            {"xray_own_addresses": ["198.51.100.7", "edge1.example.org"]},
+            "xray_own_addresses[1]: 'edge1.example.org' is not an IP address",
+        ),
+        (
+            {"xray_dns_hosts": {"metadata.lab": "169.254.169.254"}},
+            "xray_dns_hosts['metadata.lab']: 169.254.169.254 is the node itself",
+        ),
+    ],
+)
+def test_bad_inputs_stop_the_plan_naming_the_variable(run_playbook, secrets, variables, message):
+    run = run_plan(run_playbook, secrets, **variables)
+    assert run.rc != 0
+    assert message in run.output, run.output
 
 
 @pytest.mark.skipif(not os.access(XRAY, os.X_OK), reason=f"no Xray binary at {XRAY}")

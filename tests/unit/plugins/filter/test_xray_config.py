@@ -1,6 +1,7 @@
 # Copyright: (c) 2026, edgerelay.proxy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The xray_config filter: registration, documentation, errors, omit and tagged values.
+"""The xray_config filter: registration, documentation, errors, omit and tagged values; the
+xray_fail_closed filter on the configs it builds.
 
 The builder itself is tested in tests/unit/plugins/module_utils/test_xray_config_builder.py.
 """
@@ -21,6 +22,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 from ansible_collections.edgerelay.proxy.plugins.filter import xray_config as plugin
 from ansible_collections.edgerelay.proxy.plugins.filter.xray_config import xray_config
+from ansible_collections.edgerelay.proxy.plugins.filter.xray_fail_closed import xray_fail_closed
 from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_config import (
     DEFAULTS,
     TRANSPORTS,
@@ -76,6 +78,8 @@ def node(role="proxy"):
         "presets": presets(),
         "preset": "ru",
         "fingerprint": "chrome",
+        "own_addresses": ["203.0.113.5", "fe80::1%eth0"],
+        "allowed_private_networks": ["10.0.0.0/8"],
     }
 
 
@@ -123,7 +127,11 @@ def test_documented_keys_are_the_builders():
         assert f"C({variable})" in text, path
     # Defaults and transport choices as the builder has them.
     assert {path: spec["default"] for path, spec in documented.items() if "default" in spec} == {
-        path: dict(value) if isinstance(value, Mapping) else value
+        path: dict(value)
+        if isinstance(value, Mapping)
+        else list(value)
+        if isinstance(value, tuple)
+        else value
         for path, value in DEFAULTS.items()
     }
     for path in ("public.transport", "relay.transport"):
@@ -163,6 +171,8 @@ def _role_variables(role, attached):
         "xray_pool_port": document["pool"]["port"],
         "xray_presets_all": document["presets"],
         "proxy_preset": document["preset"],
+        "xray_own_addresses": document["own_addresses"],
+        "xray_allowed_private_networks": document["allowed_private_networks"],
     }
 
 
@@ -310,3 +320,24 @@ def test_every_error_is_a_filter_error_naming_the_variable(change, role):
         assert xray_config(document) == build_config(node(role))  # ignored on a backend
         return
     assert filter_error(document).startswith(f"{variable}: ")
+
+
+# --------------------------------------------------------------------------- xray_fail_closed
+
+
+def test_the_fail_closed_filter_checks_the_node_itself_when_given_own_addresses():
+    """The built configs pass the filter with their own addresses; a direct rule moved
+    ahead of the block rules fails, prefixed, and only when own_addresses is given."""
+    document = node()
+    config = xray_config(document)
+    own = document["own_addresses"]
+    assert xray_fail_closed(config, own_addresses=own) is config
+    rules = config["routing"]["rules"]
+    rules.insert(0, rules.pop(2))  # the first preset rule (geosite, to direct) goes first
+    assert xray_fail_closed(config) is config
+    with pytest.raises(AnsibleFilterError) as excinfo:
+        xray_fail_closed(config, own_addresses=own)
+    assert str(excinfo.value).startswith(
+        "xray_fail_closed: routing.rules[0]: can send traffic to direct outbound 'direct' "
+        "before 0.0.0.0/8, 127.0.0.0/8"
+    )

@@ -9,6 +9,7 @@ used once, and tests/unit/plugins/filter/test_xray_config.py tests the filter.)
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 
 import pytest
@@ -26,20 +27,29 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_config import
 )
 from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_fail_closed import (
     check_fail_closed,
+    check_local_blocked,
 )
 from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_presets import ENTRY_TYPES
 from hypothesis import given
 from hypothesis import strategies as st
 from xray_strategies import (
+    ANY_ADDRESSES,
     DOMAINS,
     FEWER,
     KEYS,
+    LOCAL_ADDRESSES,
     PORTS,
+    PRIVATE_ADDRESSES,
     SHORT_IDS,
+    addresses_in,
+    allowed_network_lists,
     entry_values,
     identities,
+    normalised,
+    own_address_lists,
     presets,
     reality_servers,
+    route_of_address,
     shipped_presets,
     user_lists,
 )
@@ -92,6 +102,11 @@ def node(role="proxy", **changes):
         "presets": shipped_presets(),
         "preset": "ru",
         "fingerprint": "chrome",
+        # As the role passes them: interface addresses (one in the allowed network, an IPv6
+        # link-local one with its zone, one in a blocked private network, a public IPv6 one)
+        # and ansible_host; the lab network of de1.lab opted in.
+        "own_addresses": ["10.0.0.2", "fe80::1%eth0", "198.51.100.5", "2a01:4f8::5", "45.67.89.10"],
+        "allowed_private_networks": ["10.0.0.0/8"],
     }
     document.update(changes)
     return document
@@ -111,12 +126,62 @@ PUBLIC_STREAM = {
         "shortIds": ["abcd"],
     },
 }
-DIRECT = {"tag": "direct", "protocol": "freedom", "settings": {"domainStrategy": "UseIPv4"}}
+DIRECT = {"tag": "direct", "protocol": "freedom", "settings": {"domainStrategy": "ForceIPv4"}}
+BLOCK = {"tag": "block", "protocol": "blackhole"}
+# The never-reachable networks, then the own addresses the rest does not block (sorted;
+# fe80::1 is inside fe80::/10, 198.51.100.5 inside the documentation range 198.51.100.0/24),
+# then the private networks minus the allowed 10.0.0.0/8.
+NEVER = [
+    "0.0.0.0/8",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "::/128",
+    "::1/128",
+    "fe80::/10",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "ff00::/8",
+]
+PRIVATE = [
+    "100.64.0.0/10",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.0.2.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "100::/64",
+    "2001:db8::/32",
+    "fc00::/7",
+    "fec0::/10",
+]
+NODE_BLOCK = {
+    "type": "field",
+    "ip": [*NEVER, "10.0.0.2/32", "45.67.89.10/32", "2a01:4f8::5/128"],
+    "outboundTag": "block",
+}
+PRIVATE_BLOCK = {"type": "field", "ip": PRIVATE, "outboundTag": "block"}
+DNS = {
+    "hosts": {"de1.lab": "10.0.0.5"},
+    "servers": [{"address": "localhost", "unexpectedIPs": NODE_BLOCK["ip"] + PRIVATE}],
+}
+# Without own addresses and allowed networks (the defaults).
+DEFAULT_BLOCKS = [
+    {"type": "field", "ip": NEVER, "outboundTag": "block"},
+    {"type": "field", "ip": ["10.0.0.0/8", *PRIVATE], "outboundTag": "block"},
+]
+DEFAULT_DNS = {
+    "hosts": {},
+    "servers": [{"address": "localhost", "unexpectedIPs": [*NEVER, "10.0.0.0/8", *PRIVATE]}],
+}
 
-# roles/xray/tasks/config_proxy.yml, as it was when the builder replaced it.
+# roles/xray/tasks/config_proxy.yml, as it was when the builder replaced it; since then the
+# block rules and outbound, the DNS that drops blocked answers, ForceIPv4, and the ru preset
+# without geoip:private.
 PROXY_CONFIG = {
     "log": {"loglevel": "warning"},
-    "dns": {"hosts": {"de1.lab": "10.0.0.5"}},
+    "dns": DNS,
     "inbounds": [
         {
             "tag": "public",
@@ -154,10 +219,13 @@ PROXY_CONFIG = {
             },
         },
         DIRECT,
+        BLOCK,
     ],
     "routing": {
         "domainStrategy": "IPIfNonMatch",
         "rules": [
+            NODE_BLOCK,
+            PRIVATE_BLOCK,
             {
                 "type": "field",
                 "domain": ["geosite:ru-available-only-inside"],
@@ -169,7 +237,6 @@ PROXY_CONFIG = {
                 "outboundTag": "direct",
             },
             {"type": "field", "ip": ["geoip:ru"], "outboundTag": "direct"},
-            {"type": "field", "ip": ["geoip:private"], "outboundTag": "direct"},
             {"type": "field", "network": "tcp,udp", "outboundTag": "foreign-pool"},
         ],
     },
@@ -208,9 +275,11 @@ RELAY_INBOUND = {
 }
 ATTACHED_BACKEND_CONFIG = {
     "log": {"loglevel": "warning"},
-    "dns": {"hosts": {"de1.lab": "10.0.0.5"}},
+    "dns": DNS,
     "inbounds": [CLIENT_INBOUND, RELAY_INBOUND],
-    "outbounds": [DIRECT],
+    # Direct first: it takes what no rule matches.
+    "outbounds": [DIRECT, BLOCK],
+    "routing": {"domainStrategy": "AsIs", "rules": [NODE_BLOCK, PRIVATE_BLOCK]},
 }
 UNATTACHED_BACKEND_CONFIG = {**ATTACHED_BACKEND_CONFIG, "inbounds": [CLIENT_INBOUND]}
 
@@ -281,19 +350,27 @@ def test_proxy_ignores_the_backend_relay_keys():
 
 def test_defaults():
     document = node()
-    for key in ("log_level", "dns_hosts", "fingerprint"):
+    for key in ("log_level", "dns_hosts", "fingerprint", "own_addresses"):
         del document[key]
+    del document["allowed_private_networks"]
     del document["public"]["transport"], document["relay"]["transport"]
     del document["pool"]["address"]
     config = build_config(document)
-    assert config == {**PROXY_CONFIG, "log": {"loglevel": "warning"}, "dns": {"hosts": {}}}
+    rules = DEFAULT_BLOCKS + PROXY_CONFIG["routing"]["rules"][2:]
+    assert config == {
+        **PROXY_CONFIG,
+        "log": {"loglevel": "warning"},
+        "dns": DEFAULT_DNS,
+        "routing": {**PROXY_CONFIG["routing"], "rules": rules},
+    }
     assert set(DEFAULTS) <= set(VARIABLES)
 
 
 def test_nulls_read_as_left_out():
-    document = node(log_level=None, dns_hosts=None, fingerprint=None)
+    document = node(log_level=None, dns_hosts=None, fingerprint=None, own_addresses=None)
     document["pool"]["address"] = None
-    assert build_config(document)["dns"] == {"hosts": {}}
+    document["allowed_private_networks"] = None
+    assert build_config(document)["dns"] == DEFAULT_DNS
 
 
 def test_digit_strings_are_ports():
@@ -306,7 +383,9 @@ def test_digit_strings_are_ports():
 
 def test_dns_hosts_with_several_addresses():
     hosts = {"de1.lab": ["10.0.0.5", "fd00::5"], "nl1.lab": "nl1.internal"}
-    assert build_config(node(dns_hosts=hosts))["dns"] == {"hosts": hosts}
+    allowed = ["10.0.0.0/8", "fd00::/64"]
+    config = build_config(node(dns_hosts=hosts, allowed_private_networks=allowed))
+    assert config["dns"]["hosts"] == hosts
 
 
 def test_no_users():
@@ -388,9 +467,67 @@ def test_a_leaking_config_is_refused(monkeypatch):
     monkeypatch.setattr(builder, "preset_routing", leaking_routing)
     error = config_error(node())
     assert error.variable == "xray_config"
-    assert error.message.startswith("refusing a config that could leak: routing.rules[0]: ")
-    # A backend has no routing and no pool: nothing to refuse.
+    # After the two block rules.
+    assert error.message.startswith("refusing a config that could leak: routing.rules[2]: ")
+    # A backend has no pool and routes no preset: nothing of that to refuse.
     assert build_config(node("backend")) == ATTACHED_BACKEND_CONFIG
+
+
+NODE_LOCAL = "0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, ::/128, ::1/128, fe80::/10"
+
+
+@pytest.mark.parametrize(
+    ("role", "blocks", "expected"),
+    [
+        # Without the block rules, or with only the private one: the node itself is open.
+        # On a proxy the preset's first direct rule is caught, on a backend the missing rules.
+        ("proxy", [], "routing.rules[0]: can send traffic to direct outbound 'direct' before "),
+        ("backend", [], "routing.rules: must start with rules sending 0.0.0.0/8, "),
+        ("proxy", [PRIVATE_BLOCK], "routing.rules[1]: can send traffic to direct outbound "),
+        ("backend", [PRIVATE_BLOCK], f"routing.rules: no rule blocks {NODE_LOCAL}, 10.0.0.2/32"),
+        # The own addresses the private rule does not block (198.51.100.5 it does).
+        (
+            "proxy",
+            [{**NODE_BLOCK, "ip": NEVER}, PRIVATE_BLOCK],
+            "routing.rules[2]: can send traffic to direct outbound 'direct' before 10.0.0.2/32, "
+            "45.67.89.10/32, 2a01:4f8::5/128 (the node itself",
+        ),
+        (
+            "backend",
+            [{**NODE_BLOCK, "ip": NEVER}, PRIVATE_BLOCK],
+            "routing.rules: no rule blocks 10.0.0.2/32, 45.67.89.10/32, 2a01:4f8::5/128 (the",
+        ),
+    ],
+)
+def test_a_config_that_opens_the_node_is_refused(monkeypatch, role, blocks, expected):
+    """The builder's own check: block rules removed or cut short behind its back."""
+
+    def weak_block_rules(*args, **kwargs):
+        return [copy.deepcopy(rule) for rule in blocks]
+
+    monkeypatch.setattr(builder, "block_rules", weak_block_rules)
+    error = config_error(node(role))
+    assert error.variable == "xray_config"
+    assert error.message.startswith(f"refusing a config that could leak: {expected}"), error.message
+
+
+@pytest.mark.parametrize("role", ["proxy", "backend"])
+def test_a_direct_rule_before_the_block_rules_is_refused(monkeypatch, role):
+    """A preset-like direct rule ahead of the block rules (it passes check_rules)."""
+
+    def block_rules_after(*args, **kwargs):
+        rules = builder_block_rules(*args, **kwargs)
+        return [{"type": "field", "ip": ["geoip:ru"], "outboundTag": "direct"}, *rules]
+
+    builder_block_rules = builder.block_rules
+    monkeypatch.setattr(builder, "block_rules", block_rules_after)
+    error = config_error(node(role))
+    assert error.message.startswith(
+        "refusing a config that could leak: routing.rules[0]: can send traffic to direct "
+        "outbound 'direct' before 0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, ::/128, ::1/128, "
+        "fe80::/10, 10.0.0.2/32, 45.67.89.10/32, 198.51.100.5/32, 2a01:4f8::5/128 (the node "
+        "itself"
+    ), error.message
 
 
 # --------------------------------------------------------------------------- errors
@@ -764,7 +901,8 @@ def _set(path, value):
             BOTH,
             _set("pubic", {}),
             "xray_config: the input: unknown key 'pubic' (known: node_role, log_level, "
-            "dns_hosts, public, relay, pool, presets, preset, fingerprint)",
+            "dns_hosts, public, relay, pool, presets, preset, fingerprint, own_addresses, "
+            "allowed_private_networks)",
         ),
         (
             BOTH,
@@ -800,6 +938,121 @@ def test_errors_name_the_variable(roles, change, expected, role):
     assert str(error).startswith(expected), str(error)
 
 
+@pytest.mark.parametrize("role", BOTH)
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        # The node's own addresses.
+        (
+            {"own_addresses": "203.0.113.5"},
+            "xray_own_addresses: must be a list of IP addresses, got str",
+        ),
+        (
+            {"own_addresses": ["203.0.113.5", "proxy.example.org"]},
+            "xray_own_addresses[1]: 'proxy.example.org' is not an IP address",
+        ),
+        ({"own_addresses": [None]}, "xray_own_addresses[0]: must be an IP address, got None"),
+        # The opt-in.
+        (
+            {"allowed_private_networks": "172.29.0.0/24"},
+            "xray_allowed_private_networks: must be a list of networks such as 172.29.0.0/24, "
+            "got str",
+        ),
+        (
+            {"allowed_private_networks": ["172.29.0.1/24"]},
+            "xray_allowed_private_networks[0]: '172.29.0.1/24' has host bits set; did you mean "
+            "172.29.0.0/24?",
+        ),
+        (
+            {"allowed_private_networks": ["lab"]},
+            "xray_allowed_private_networks[0]: 'lab' is not a network or an address",
+        ),
+        (
+            {"allowed_private_networks": [24]},
+            "xray_allowed_private_networks[0]: must be a network such as 172.29.0.0/24, got int",
+        ),
+        (
+            {"allowed_private_networks": ["10.0.0.0/8", "127.0.0.0/8"]},
+            "xray_allowed_private_networks[1]: 127.0.0.0/8 overlaps 127.0.0.0/8 (the node itself",
+        ),
+        (
+            {"allowed_private_networks": ["169.254.169.254"]},
+            "xray_allowed_private_networks[0]: 169.254.169.254/32 overlaps 169.254.0.0/16",
+        ),
+        (
+            {"allowed_private_networks": ["0.0.0.0/0"]},
+            "xray_allowed_private_networks[0]: 0.0.0.0/0 overlaps 0.0.0.0/8",
+        ),
+        (
+            {"allowed_private_networks": ["::/0"]},
+            "xray_allowed_private_networks[0]: ::/0 overlaps ::/128",
+        ),
+        (
+            {"allowed_private_networks": ["fe80::/64"]},
+            "xray_allowed_private_networks[0]: fe80::/64 overlaps fe80::/10",
+        ),
+        (
+            {"allowed_private_networks": ["8.8.8.0/24"]},
+            "xray_allowed_private_networks[0]: 8.8.8.0/24 is not inside one of the private or "
+            "special-purpose networks, the only ones blocked (10.0.0.0/8, ",
+        ),
+        (
+            {"allowed_private_networks": ["172.0.0.0/8"]},
+            "xray_allowed_private_networks[0]: 172.0.0.0/8 is not inside one of the private",
+        ),
+        # Static DNS answers the block rules would keep users from.
+        (
+            {"dns_hosts": {"metadata": "169.254.169.254"}},
+            "xray_dns_hosts['metadata']: 169.254.169.254 is the node itself (loopback, "
+            "link-local, unspecified, one of its own addresses) or multicast or reserved",
+        ),
+        (
+            {"dns_hosts": {"me": ["93.184.216.34", "::ffff:127.0.0.1"]}},
+            "xray_dns_hosts['me'][1]: 127.0.0.1 is the node itself",
+        ),
+        (
+            {"dns_hosts": {"self": "10.0.0.2"}},
+            "xray_dns_hosts['self']: 10.0.0.2 is the node itself",
+        ),
+        (
+            {"dns_hosts": {"lan": "192.168.1.5"}},
+            "xray_dns_hosts['lan']: 192.168.1.5 is in a private network Xray users are blocked "
+            "from; list it, or its network, in xray_allowed_private_networks to let them reach it",
+        ),
+    ],
+)
+def test_block_input_errors_name_the_variable(role, changes, expected):
+    error = config_error(node(role, **changes))
+    assert str(error).startswith(expected), str(error)
+
+
+def test_dns_hosts_may_name_names_and_allowed_or_public_addresses():
+    hosts = {"a.lab": "a.internal", "b.lab": ["10.0.0.7", "93.184.216.34"]}
+    assert build_config(node(dns_hosts=hosts))["dns"]["hosts"] == hosts
+
+
+def test_allowed_networks_leave_the_private_rule_and_own_addresses_stay():
+    document = node(
+        own_addresses=["172.29.0.10", "2001:db8::5", "172.30.0.1"],
+        allowed_private_networks=["172.29.0.0/24", "172.29.0.0/25", "fd00:1::/64"],
+        dns_hosts={"site.lab": "172.29.0.20"},
+    )
+    node_rule, private_rule = build_config(document)["routing"]["rules"][:2]
+    # 172.29.0.10 is in the allowed network: listed; the others are blocked anyway.
+    assert node_rule["ip"] == [*NEVER, "172.29.0.10/32"]
+    # 172.16.0.0/12 minus 172.29.0.0/24 (the /25 inside it adds nothing), fc00::/7 minus
+    # fd00:1::/64: no address of the allowed networks is in the rule, every other one is.
+    private = [ipaddress.ip_network(text) for text in private_rule["ip"]]
+    for text, outer in (("172.29.0.0/24", "172.16.0.0/12"), ("fd00:1::/64", "fc00::/7")):
+        allowed, outer = ipaddress.ip_network(text), ipaddress.ip_network(outer)
+        same = [network for network in private if network.version == allowed.version]
+        assert not any(network.overlaps(allowed) for network in same)
+        inside = sum(network.num_addresses for network in same if network.subnet_of(outer))
+        assert inside == outer.num_addresses - allowed.num_addresses
+    # Not allowed here (node() allows it): blocked as a whole again.
+    assert "10.0.0.0/8" in private_rule["ip"]
+
+
 def test_the_input_must_be_a_mapping():
     error = config_error([node()])
     assert str(error) == (
@@ -831,6 +1084,7 @@ def test_every_input_value_names_a_variable():
     keys |= {f"public.reality.{key}" for key in ("target", "server_names", "private_key")}
     keys |= {"public.reality.short_id", "pool.address", "pool.port"}
     keys |= {f"relay.{key}" for key in ("transport", "name", "server_name", "port", "identity")}
+    keys |= {"own_addresses", "allowed_private_networks"}
     assert set(VARIABLES) == keys
     assert set(DEFAULTS) <= keys
 
@@ -859,6 +1113,8 @@ def nodes(draw, role):
         "pool": {"port": draw(PORTS)},
         "presets": {name: preset},
         "preset": name,
+        "own_addresses": draw(own_address_lists()),
+        "allowed_private_networks": draw(allowed_network_lists()),
     }
     return document
 
@@ -876,19 +1132,28 @@ def expected_direct_rules(preset):
 def test_every_proxy_config_fails_closed(document):
     config = build_config(document)
     check_fail_closed(config, pool_tag="foreign-pool", direct_tag="direct")
-    assert [outbound["tag"] for outbound in config["outbounds"]] == ["foreign-pool", "direct"]
+    check_fail_closed(config, own_addresses=document["own_addresses"])
+    assert [outbound["tag"] for outbound in config["outbounds"]] == [
+        "foreign-pool",
+        "direct",
+        "block",
+    ]
+    assert config["outbounds"][1:] == [DIRECT, BLOCK]
     pool = config["outbounds"][0]
     assert pool["protocol"] == "vless"
     assert pool["settings"]["vnext"][0]["address"] == "127.0.0.1"
     assert pool["settings"]["vnext"][0]["port"] == document["pool"]["port"]
     rules = config["routing"]["rules"]
     (preset,) = document["presets"].values()
+    blocks = [rule for rule in rules if rule.get("outboundTag") == "block"]
     direct = [rule for rule in rules if rule.get("outboundTag") == "direct"]
     assert direct == expected_direct_rules(preset)
-    assert rules[: len(direct)] == direct
+    # The block rules first, then the preset's, then the catch-all; nothing else.
+    assert rules[: len(blocks)] == blocks
+    assert rules[len(blocks) : len(blocks) + len(direct)] == direct
     assert all(rule.get("domain") or rule.get("ip") for rule in direct)
     assert rules[-1] == {"type": "field", "network": "tcp,udp", "outboundTag": "foreign-pool"}
-    assert len(rules) == len(direct) + 1
+    assert len(rules) == len(blocks) + len(direct) + 1
 
 
 @given(nodes("proxy"))
@@ -922,8 +1187,10 @@ def test_proxy_inbound_and_pool_carry_the_inputs(document):
 @given(nodes("backend"))
 def test_every_backend_config(document):
     config = build_config(document)
-    assert "routing" not in config
-    assert config["outbounds"] == [DIRECT]
+    check_local_blocked(config, document["own_addresses"])
+    assert config["outbounds"] == [DIRECT, BLOCK]
+    assert config["routing"]["domainStrategy"] == "AsIs"
+    assert {rule["outboundTag"] for rule in config["routing"]["rules"]} == {"block"}
     tags = [inbound["tag"] for inbound in config["inbounds"]]
     relay = document["relay"]
     assert tags == (["client", "relay"] if relay else ["client"])
@@ -937,6 +1204,93 @@ def test_every_backend_config(document):
         assert reality["serverNames"] == [relay["server_name"]]
         assert reality["target"] == document["public"]["reality"]["target"]
         assert reality["privateKey"] == relay["identity"]["private_key"]
+
+
+def _probes(data, document):
+    """Addresses that are the node itself: some of its local networks, all its own."""
+    probes = [data.draw(LOCAL_ADDRESSES) for _ in range(4)]
+    probes += [ipaddress.ip_address(text) for text in NODE_LOCAL_EDGES]
+    return probes + [normalised(text) for text in document["own_addresses"]]
+
+
+# The first and last address of each local network.
+NODE_LOCAL_EDGES = [
+    edge
+    for network in ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "::/128", "::1/128", "fe80::/10")
+    for edge in (str(ipaddress.ip_network(network)[0]), str(ipaddress.ip_network(network)[-1]))
+]
+
+
+@given(st.sampled_from(BOTH).flatmap(nodes), st.data())
+def test_the_node_itself_is_blocked_on_every_node(document, data):
+    """For any preset, any allowed networks and own addresses, on both node kinds: no rule
+    sends loopback, link-local, the unspecified addresses or the node's own addresses to
+    direct, and a connection to one is blocked by the first rules (before any preset rule)."""
+    config = build_config(document)
+    protocols = {outbound["tag"]: outbound["protocol"] for outbound in config["outbounds"]}
+    for address in _probes(data, document):
+        index, tag = route_of_address(config, address)
+        assert index is not None and index < 2, (address, index, tag)
+        assert protocols[tag] == "blackhole", (address, tag)
+
+
+def _inside(address, networks):
+    return any(address in ipaddress.ip_network(network) for network in networks)
+
+
+@given(st.sampled_from(BOTH).flatmap(nodes), st.data())
+def test_private_networks_are_blocked_unless_allowed(document, data):
+    """An address is blocked by the first rules exactly when it is never reachable, one of
+    the node's own, or private and in no allowed network; a public one never is."""
+    config = build_config(document)
+    allowed = document["allowed_private_networks"]
+    own = {normalised(text) for text in document["own_addresses"]}
+    candidates = [data.draw(PRIVATE_ADDRESSES), data.draw(ANY_ADDRESSES)]
+    candidates += [data.draw(addresses_in(network)) for network in allowed]
+    for address in candidates:
+        address = normalised(str(address))
+        index, tag = route_of_address(config, address, strict=False)
+        expected = (
+            _inside(address, builder.NEVER_ALLOWED_NETWORKS)
+            or address in own
+            or (_inside(address, builder.PRIVATE_NETWORKS) and not _inside(address, allowed))
+        )
+        assert (index is not None and index < 2) == expected, (address, index, tag)
+        if not expected:
+            assert tag != "block", (address, index, tag)
+
+
+@given(st.sampled_from(BOTH).flatmap(nodes))
+def test_the_dns_drops_what_the_rules_block(document):
+    """Names cannot lead where addresses cannot: Xray's only DNS server drops answers in
+    every blocked network, and the direct outbound never asks the system resolver."""
+    config = build_config(document)
+    blocked = [ip for rule in config["routing"]["rules"][:2] for ip in rule["ip"]]
+    assert all(rule["outboundTag"] == "block" for rule in config["routing"]["rules"][:2])
+    assert config["dns"]["servers"] == [{"address": "localhost", "unexpectedIPs": blocked}]
+    direct = next(o for o in config["outbounds"] if o["tag"] == "direct")
+    assert direct["settings"] == {"domainStrategy": "ForceIPv4"}
+
+
+@st.composite
+def networks_touching_the_node(draw):
+    """A never-reachable network itself, a network inside it or one around it."""
+    never = ipaddress.ip_network(draw(st.sampled_from(builder.NEVER_ALLOWED_NETWORKS)))
+    low = max(1, never.prefixlen - 4)
+    prefix = draw(st.integers(low, never.max_prefixlen))
+    inner = draw(addresses_in(never))
+    return str(ipaddress.ip_network(f"{inner}/{prefix}", strict=False))
+
+
+@FEWER
+@given(st.sampled_from(BOTH), networks_touching_the_node())
+def test_the_opt_in_never_reopens_the_node(role, network):
+    """An allowed network touching loopback, link-local, unspecified, multicast or reserved
+    (equal, inside or around) is refused, naming the variable; nothing is opened."""
+    document = node(role, allowed_private_networks=["172.29.0.0/24", network])
+    error = config_error(document)
+    assert error.variable == "xray_allowed_private_networks[1]", str(error)
+    assert error.message.endswith("which is never reachable through Xray"), str(error)
 
 
 @FEWER

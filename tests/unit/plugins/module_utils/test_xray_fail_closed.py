@@ -1,13 +1,17 @@
 # Copyright: (c) 2026, edgerelay.proxy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The fail-closed check of a complete Xray config of an proxy node."""
+"""The fail-closed check of a complete Xray config of a proxy node, and the check that
+no Xray user reaches the node itself (both node kinds)."""
 
 from __future__ import annotations
+
+import copy
 
 import pytest
 from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_fail_closed import (
     FailClosedError,
     check_fail_closed,
+    check_local_blocked,
     check_rules,
 )
 from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_presets import (
@@ -88,31 +92,31 @@ def _rules(config):
         ),
         (lambda c: c.update(outbounds=[]), "outbounds", "must be a non-empty list"),
         (lambda c: c.pop("routing"), "routing", "is required"),
-        (lambda c: _rules(c).pop(), "routing.rules[4]", "the last rule must be the explicit"),
+        (lambda c: _rules(c).pop(), "routing.rules[3]", "the last rule must be the explicit"),
         (lambda c: c["routing"].update(rules=[]), "routing.rules", "must be a non-empty list"),
         (
             lambda c: _rules(c)[-1].update(outboundTag="direct"),
-            "routing.rules[5]",
+            "routing.rules[4]",
             "without a destination condition",
         ),
         (
             lambda c: _rules(c)[-1].update(outboundTag="block"),
-            "routing.rules[5]",
+            "routing.rules[4]",
             "the catch-all must send to outboundTag 'foreign-pool', not 'block'",
         ),
         (
             lambda c: _rules(c)[-1].update(network="tcp"),
-            "routing.rules[5]",
+            "routing.rules[4]",
             "the last rule must be the explicit catch-all",
         ),
         (
             lambda c: _rules(c)[-1].update(port="443"),
-            "routing.rules[5]",
+            "routing.rules[4]",
             "the last rule must be the explicit catch-all",
         ),
         (
             lambda c: _rules(c)[-1].pop("network"),
-            "routing.rules[5]",
+            "routing.rules[4]",
             "the last rule must be the explicit catch-all",
         ),
         (
@@ -198,7 +202,7 @@ def _rules(config):
         ),
         (
             lambda c: _rules(c)[-1].update(outboundTag=None, balancerTag="pool-lb"),
-            "routing.rules[5]",
+            "routing.rules[4]",
             "the catch-all must send to outboundTag 'foreign-pool'",
         ),
         (
@@ -277,3 +281,199 @@ def test_a_catch_all_to_direct_anywhere_is_rejected(named, leak, data):
     rules.insert(index, dict(leak))
     error = fail_closed_error(config)
     assert error.path.startswith("routing.rules")
+
+
+# --------------------------------------------------------------------------- the node itself
+
+NODE_LOCAL = ["0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "::/128", "::1/128", "fe80::/10"]
+OWN = ["203.0.113.5", "2001:db8::5"]
+BLOCK_RULE = {"type": "field", "ip": [*NODE_LOCAL, "203.0.113.5/32"], "outboundTag": "block"}
+BLOCK_RULE_6 = {"type": "field", "ip": ["2001:db8::5/128"], "outboundTag": "block"}
+
+
+def local_error(config, own=OWN):
+    with pytest.raises(FailClosedError) as excinfo:
+        check_local_blocked(config, own)
+    return excinfo.value
+
+
+def proxy_config():
+    """The ru preset's routing behind the block rules, outbounds pool, direct, block."""
+    config = config_for(preset_routing(shipped_presets(), "ru"))
+    _rules(config)[:0] = copy.deepcopy([BLOCK_RULE, BLOCK_RULE_6])
+    return config
+
+
+def backend_config():
+    """Direct first (it takes what no rule matches), the block rules only."""
+    return {
+        "outbounds": outbounds("direct", "block"),
+        "routing": {"rules": copy.deepcopy([BLOCK_RULE, BLOCK_RULE_6])},
+    }
+
+
+def test_the_node_blocked_first_passes():
+    check_local_blocked(proxy_config(), OWN)
+    check_local_blocked(backend_config(), OWN)
+    check_fail_closed(proxy_config(), own_addresses=OWN)
+    # Own addresses: an IPv6 zone is dropped, IPv4-mapped IPv6 is IPv4, loopback is covered.
+    check_local_blocked(backend_config(), ["fe80::1%eth0", "::ffff:203.0.113.5", "127.0.0.2"])
+
+
+def test_without_own_addresses_check_fail_closed_does_not_ask_for_block_rules():
+    """A routing of preset_routing() alone (no block rules) still passes the plain check."""
+    config = config_for(preset_routing(shipped_presets(), "ru"))
+    check_fail_closed(config)
+    error = fail_closed_error(config, own_addresses=[])
+    assert error.path == "routing.rules[0]", str(error)
+
+
+def test_a_blackhole_outbound_is_not_a_direct_egress():
+    """Block rules to a blackhole pass the fail-closed check wherever block is listed."""
+    for order in (("foreign-pool", "block", "direct"), ("foreign-pool", "direct", "block")):
+        config = proxy_config()
+        config["outbounds"] = outbounds(*order)
+        check_fail_closed(config, own_addresses=OWN)
+
+
+@pytest.mark.parametrize(
+    ("build", "change", "path", "fragment"),
+    [
+        # A direct rule before the block rules.
+        (
+            proxy_config,
+            lambda c: _rules(c).insert(0, {"ip": ["geoip:ru"], "outboundTag": "direct"}),
+            "routing.rules[0]",
+            "can send traffic to direct outbound 'direct' before 0.0.0.0/8, 127.0.0.0/8, "
+            "169.254.0.0/16, ::/128, ::1/128, fe80::/10, 203.0.113.5/32, 2001:db8::5/128 "
+            "(the node itself",
+        ),
+        (
+            proxy_config,
+            lambda c: _rules(c).insert(1, {"domain": ["domain:ru"], "outboundTag": "direct"}),
+            "routing.rules[1]",
+            "can send traffic to direct outbound 'direct' before 2001:db8::5/128 (the node",
+        ),
+        (
+            backend_config,
+            lambda c: _rules(c).insert(0, {"port": "9090", "outboundTag": "direct"}),
+            "routing.rules[0]",
+            "can send traffic to direct outbound 'direct' before 0.0.0.0/8",
+        ),
+        # Missing: no rules, one local network, an own address.
+        (
+            backend_config,
+            lambda c: c["routing"].update(rules=[]),
+            "routing.rules",
+            "must start with rules sending 0.0.0.0/8, 127.0.0.0/8",
+        ),
+        (
+            backend_config,
+            lambda c: c.pop("routing"),
+            "routing.rules",
+            "must start with rules sending",
+        ),
+        (
+            backend_config,
+            lambda c: _rules(c)[0]["ip"].remove("169.254.0.0/16"),
+            "routing.rules",
+            "no rule blocks 169.254.0.0/16 (the node itself",
+        ),
+        (
+            backend_config,
+            lambda c: _rules(c).pop(1),
+            "routing.rules",
+            "no rule blocks 2001:db8::5/128",
+        ),
+        (
+            proxy_config,
+            lambda c: _rules(c)[0]["ip"].remove("127.0.0.0/8"),
+            "routing.rules[2]",
+            "can send traffic to direct outbound 'direct' before 127.0.0.0/8 (the node itself",
+        ),
+        # Rules that do not block everything there do not count.
+        (
+            backend_config,
+            lambda c: _rules(c)[0].update(port="1-1024"),
+            "routing.rules",
+            "no rule blocks 0.0.0.0/8",
+        ),
+        (
+            backend_config,
+            lambda c: _rules(c)[0].update(inboundTag=["relay"]),
+            "routing.rules",
+            "no rule blocks 0.0.0.0/8",
+        ),
+        (
+            backend_config,
+            lambda c: _rules(c)[0].update(network="tcp"),
+            "routing.rules",
+            "no rule blocks 0.0.0.0/8",
+        ),
+        (
+            backend_config,
+            lambda c: _rules(c)[0].update(ip=["geoip:private", "203.0.113.5/32"]),
+            "routing.rules",
+            "no rule blocks 0.0.0.0/8",
+        ),
+        # "block" that is a freedom outbound is a direct egress, not a block.
+        (
+            backend_config,
+            lambda c: c["outbounds"][1].update(protocol="freedom"),
+            "routing.rules[0]",
+            "can send traffic to direct outbound 'block'",
+        ),
+        # Through a balancer whose selection includes direct.
+        (
+            proxy_config,
+            lambda c: (
+                c["routing"].update(balancers=[{"tag": "lb", "selector": ["dir"]}]),
+                _rules(c).insert(0, {"ip": ["geoip:ru"], "balancerTag": "lb"}),
+            ),
+            "routing.rules[0]",
+            "can send traffic to direct outbound 'direct' before",
+        ),
+    ],
+)
+def test_the_node_open_is_rejected(build, change, path, fragment):
+    config = build()
+    change(config)
+    error = local_error(config)
+    assert error.path == path, str(error)
+    assert error.message.startswith(fragment), str(error)
+
+
+def test_own_addresses_must_be_addresses():
+    error = local_error(backend_config(), ["203.0.113.5", "proxy.example.org"])
+    assert str(error) == "own_addresses[1]: 'proxy.example.org' is not an IP address"
+
+
+@FEWER
+@given(presets(), st.data())
+def test_any_preset_behind_the_block_rules_passes_and_any_direct_rule_before_them_fails(
+    named, data
+):
+    """For any preset: its routing behind the block rules passes both checks; a rule of the
+    preset moved ahead of (or between) the block rules fails, naming that rule."""
+    name, document = named
+    config = config_for(preset_routing({name: document}, name))
+    rules = _rules(config)
+    rules[:0] = copy.deepcopy([BLOCK_RULE, BLOCK_RULE_6])
+    check_fail_closed(config, own_addresses=OWN)
+    direct = [index for index, rule in enumerate(rules) if rule["outboundTag"] == "direct"]
+    if not direct:
+        return
+    moved = rules.pop(data.draw(st.sampled_from(direct)))
+    position = data.draw(st.integers(0, 1))
+    rules.insert(position, moved)
+    error = fail_closed_error(config, own_addresses=OWN)
+    assert error.path == f"routing.rules[{position}]", str(error)
+
+
+@FEWER
+@given(st.sampled_from([*NODE_LOCAL, "203.0.113.5/32"]), st.booleans())
+def test_dropping_any_required_network_is_rejected(network, proxy):
+    config = proxy_config() if proxy else backend_config()
+    _rules(config)[0]["ip"].remove(network)
+    error = local_error(config)
+    assert network in error.message, str(error)

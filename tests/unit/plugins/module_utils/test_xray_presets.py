@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 
 import pytest
 from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_common import (
@@ -51,7 +52,6 @@ RU_ROUTING = {
             "outboundTag": "direct",
         },
         {"type": "field", "ip": ["geoip:ru"], "outboundTag": "direct"},
-        {"type": "field", "ip": ["geoip:private"], "outboundTag": "direct"},
         {"type": "field", "network": "tcp,udp", "outboundTag": "foreign-pool"},
     ],
 }
@@ -87,6 +87,19 @@ def test_ru_preset_geodata_sources():
     }
 
 
+def test_no_shipped_preset_sends_private_or_local_networks_directly():
+    """Private, loopback and link-local networks are blocked by the role on every node, an
+    operator opts in to private ones; no shipped preset routes them (geoip:private, CIDRs)."""
+    for name, document in shipped_presets().items():
+        for entry in validate_preset(document, name)["direct"]:
+            if entry["type"] == "geoip":
+                assert "private" not in entry["values"], name
+            if entry["type"] == "ip_cidr":
+                for value in entry["values"]:
+                    network = ipaddress.ip_network(value)
+                    assert network.is_global and not network.is_multicast, (name, value)
+
+
 def test_ru_routing_with_inbound_tags_and_custom_tags():
     routing = preset_routing(
         shipped_presets(),
@@ -98,7 +111,7 @@ def test_ru_routing_with_inbound_tags_and_custom_tags():
     )
     assert routing["domainStrategy"] == "AsIs"
     assert all(rule["inboundTag"] == ["vless-in"] for rule in routing["rules"])
-    assert [rule["outboundTag"] for rule in routing["rules"]] == ["out-direct"] * 4 + ["pool"]
+    assert [rule["outboundTag"] for rule in routing["rules"]] == ["out-direct"] * 3 + ["pool"]
     assert routing["rules"][-1] == {
         "type": "field",
         "network": "tcp,udp",

@@ -13,6 +13,10 @@ import uuid
 from pathlib import Path
 
 import yaml
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_common import (
+    NODE_LOCAL_NETWORKS,
+)
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_config import PRIVATE_NETWORKS
 from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_presets import ENTRY_TYPES
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -158,3 +162,75 @@ def reality_servers(draw):
         "private_key": draw(KEYS),
         "short_id": draw(SHORT_IDS),
     }
+
+
+# --------------------------------------------------------------------------- addresses
+
+
+def addresses_in(network):
+    """An address inside ``network`` (strategy)."""
+    network = ipaddress.ip_network(network)
+    return st.integers(0, network.num_addresses - 1).map(lambda offset: network[offset])
+
+
+# Every address that is the node itself, and public ones.
+LOCAL_ADDRESSES = st.sampled_from(NODE_LOCAL_NETWORKS).flatmap(addresses_in)
+PRIVATE_ADDRESSES = st.sampled_from(PRIVATE_NETWORKS).flatmap(addresses_in)
+ANY_ADDRESSES = st.ip_addresses()
+
+
+@st.composite
+def own_address_lists(draw):
+    """What the role passes: interface addresses (any kind, IPv6 link-local with a zone)."""
+    addresses = draw(
+        st.lists(st.one_of(ANY_ADDRESSES, PRIVATE_ADDRESSES, LOCAL_ADDRESSES), max_size=5)
+    )
+    texts = []
+    for address in addresses:
+        zone = address.version == 6 and address.is_link_local and draw(st.booleans())
+        texts.append(f"{address}%eth0" if zone else str(address))
+    return texts
+
+
+@st.composite
+def allowed_network_lists(draw):
+    """Networks inside PRIVATE_NETWORKS (what xray_allowed_private_networks accepts)."""
+    networks = []
+    for _ in range(draw(st.integers(0, 3))):
+        outer = ipaddress.ip_network(draw(st.sampled_from(PRIVATE_NETWORKS)))
+        prefix = draw(st.integers(outer.prefixlen, outer.max_prefixlen))
+        inner = draw(addresses_in(outer))
+        networks.append(str(ipaddress.ip_network(f"{inner}/{prefix}", strict=False)))
+    return networks
+
+
+def normalised(address_text):
+    """An own address as the builder reads it: zone dropped, IPv4-mapped IPv6 as IPv4."""
+    address = ipaddress.ip_address(address_text.split("%")[0])
+    return address.ipv4_mapped or address if address.version == 6 else address
+
+
+def route_of_address(config, address, strict=True):
+    """Where Xray sends a connection to ``address`` (an IP, not a name): ``(index, tag)``.
+
+    A model of Xray's first-match routing for address destinations: rules with a
+    ``domain`` condition never match one (a proxy's IPIfNonMatch never resolves, its last
+    rule matching everything; a backend routes AsIs). A ``geoip:`` list may hold any
+    address: reaching a rule to a direct (freedom) outbound that may match raises
+    AssertionError, or with ``strict=False`` returns that rule. Unmatched traffic goes to
+    the first outbound (index None).
+    """
+    protocols = {outbound["tag"]: outbound["protocol"] for outbound in config["outbounds"]}
+    for index, rule in enumerate(config["routing"]["rules"]):
+        assert set(rule) <= {"type", "domain", "ip", "network", "outboundTag"}, rule
+        if "domain" in rule:
+            continue
+        if "ip" not in rule:
+            return index, rule["outboundTag"]  # the catch-all
+        literal = [item for item in rule["ip"] if not item.startswith("geoip:")]
+        if any(address in ipaddress.ip_network(item) for item in literal):
+            return index, rule["outboundTag"]
+        if len(literal) < len(rule["ip"]) and protocols[rule["outboundTag"]] == "freedom":
+            assert not strict, f"routing.rules[{index}] may send {address} directly (geoip)"
+            return index, rule["outboundTag"]
+    return None, config["outbounds"][0]["tag"]
