@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from xray_strategies import (
     FEWER,
     GEODATA,
+    PRESETS_DIR,
     TAGS,
     config_for,
     entry_values,
@@ -36,7 +37,12 @@ from xray_strategies import (
     shipped_presets,
 )
 
-RELEASES = "https://github.com/runetfreedom/russia-v2ray-rules-dat/releases/latest/download"
+# The pinned release of the ru preset's geodata and the digests it published.
+RELEASE = "https://github.com/runetfreedom/russia-v2ray-rules-dat/releases/download/202412211537"
+RU_SHA256 = {
+    "geosite": "78013d9f3ac341423d4f3e17fa8a51c1dc897df981a662db4cf8f03b1a7c5775",
+    "geoip": "dabcaf548e37c443cddc8b855aaec66c216407593bc653ec324481635251ef7e",
+}
 
 RU_ROUTING = {
     "domainStrategy": "IPIfNonMatch",
@@ -80,9 +86,11 @@ def test_every_shipped_preset_is_valid_and_named_after_its_file():
 
 
 def test_ru_preset_geodata_sources():
+    """Pinned: one release and its published sha256 digests, so every deploy installs the
+    same files (no `latest`, no checksum fetched at deploy time)."""
     geodata = validate_preset(shipped_presets()["ru"])["geodata"]
     assert geodata == {
-        kind: {"url": f"{RELEASES}/{kind}.dat", "sha256_url": f"{RELEASES}/{kind}.dat.sha256sum"}
+        kind: {"url": f"{RELEASE}/{kind}.dat", "sha256": RU_SHA256[kind]}
         for kind in ("geosite", "geoip")
     }
 
@@ -98,6 +106,11 @@ def test_no_shipped_preset_sends_private_or_local_networks_directly():
                 for value in entry["values"]:
                     network = ipaddress.ip_network(value)
                     assert network.is_global and not network.is_multicast, (name, value)
+
+
+def test_no_shipped_file_points_at_latest():
+    for path in PRESETS_DIR.glob("*.yml"):
+        assert "/latest/" not in path.read_text(), path
 
 
 def test_ru_routing_with_inbound_tags_and_custom_tags():
