@@ -598,3 +598,11 @@ def test_every_bad_secret_is_reported_without_echo(params, secret):
     assert error.variable == "mtproxy_secret"
     assert secret not in str(error)
     assert_not_leaked(secret, error)
+
+
+def test_too_many_replicas_names_the_operators_limit_not_a_subnet():
+    # Measured before: the HAProxy default computed the plan first and said "use a /22".
+    error = plan_error({**BASE, "mtproxy_replicas": 1000})
+    assert str(error) == (
+        "mtproxy_replicas: must be between 1 and 64 (mtproxy_replicas_max), got 1000"
+    )
