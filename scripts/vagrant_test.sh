@@ -50,9 +50,12 @@ fi
 step "4. the provisioner deployed the stack and verify passed"
 recap=$(grep -E "^$MACHINE +: ok=" "$LOG_DIR/up.log" || true)
 echo "  $recap"
-if [ -z "$recap" ] || ! echo "$recap" | grep -q 'failed=0' || ! grep -q 'tg://proxy?server=' "$LOG_DIR/up.log"; then
+# verify writes the client links to a 0600 file next to the provisioner's inventory.
+links=".vagrant/provisioners/ansible/inventory/.edgerelay/links/$MACHINE.txt"
+if [ -z "$recap" ] || ! echo "$recap" | grep -q 'failed=0' || ! grep -q '^tg://proxy?server=' "$links" \
+  || [ "$(stat -c %a "$links")" != 600 ]; then
   cat "$LOG_DIR/up.log"
-  echo "[vagrant-test] FAILED: no successful deploy + verify in the provisioner output" >&2
+  echo "[vagrant-test] FAILED: no successful deploy + verify (links in $links, mode 600)" >&2
   exit 1
 fi
 vagrant ssh -c 'echo "show stat" | sudo socat stdio /run/haproxy/admin.sock | cut -d, -f1,2,18 | grep mtp' | tee "$LOG_DIR/stat.txt"
