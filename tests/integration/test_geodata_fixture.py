@@ -11,7 +11,6 @@ blackhole, everything else to freedom). All traffic stays on 127.0.0.0/8.
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import struct
@@ -25,37 +24,9 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.helpers.geodata import IPS, SITES, gf
+from tests.helpers.xray import XRAY, free_port, needs_xray, wait_for_port, xray_env, xray_test
 
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_xray.sh"
-XRAY = Path(os.environ.get("EDGERELAY_CACHE", REPO_ROOT / ".cache")) / "bin" / "xray"
-
-needs_xray = pytest.mark.skipif(
-    not os.access(XRAY, os.X_OK),
-    reason=f"no Xray binary at {XRAY}: run scripts/build_xray.sh to build the pinned one",
-)
-
-
-def xray_env(assets: Path) -> dict[str, str]:
-    """The environment without any inherited Xray setting, assets read from ``assets``."""
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("XRAY_", "XRAY."))}
-    env["XRAY_LOCATION_ASSET"] = str(assets)
-    return env
-
-
-def xray_test(assets: Path, config: dict, tmp_path: Path) -> subprocess.CompletedProcess:
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(config, indent=2))
-    return subprocess.run(
-        [str(XRAY), "run", "-test", "-c", str(config_file)],
-        env=xray_env(assets),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 OUTBOUNDS = [
     {"protocol": "freedom", "tag": "direct"},
     {"protocol": "blackhole", "tag": "block"},
@@ -113,7 +84,7 @@ def test_build_script_skips_the_pinned_build():
     ],
 )
 def test_xray_accepts_fixture_categories(assets, tmp_path, domain_ref):
-    result = xray_test(assets, routing_config(domain_ref), tmp_path)
+    result = xray_test(routing_config(domain_ref), tmp_path, assets)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Configuration OK" in result.stdout
 
@@ -133,7 +104,7 @@ def test_xray_accepts_fixture_categories(assets, tmp_path, domain_ref):
     ],
 )
 def test_xray_rejects_a_missing_category(assets, tmp_path, config, message):
-    result = xray_test(assets, config, tmp_path)
+    result = xray_test(config, tmp_path, assets)
     assert result.returncode != 0
     assert "Configuration OK" not in result.stdout
     assert message in result.stdout + result.stderr
@@ -149,7 +120,7 @@ def test_xray_does_not_find_a_lower_case_code(tmp_path):
         gf.encode_list([gf.encode_geosite("ru-available-only-inside", [rule])])
     )
     (directory / "geoip.dat").write_bytes(gf.build_geoip(IPS))
-    result = xray_test(directory, routing_config(), tmp_path)
+    result = xray_test(routing_config(), tmp_path, directory)
     assert result.returncode != 0
     assert "code not found in geosite.dat: RU-AVAILABLE-ONLY-INSIDE" in result.stdout
 
@@ -184,12 +155,6 @@ def http_servers():
             server.server_close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def socks_http_get(socks_port: int, host: str, port: int) -> bytes:
     """GET / through a SOCKS5 proxy on loopback (host sent as a domain name, ATYP 3)."""
     with socket.create_connection(("127.0.0.1", socks_port), timeout=10) as sock:
@@ -213,19 +178,6 @@ def socks_http_get(socks_port: int, host: str, port: int) -> bytes:
                 break
             data += chunk
         return data
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"xray exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"xray did not listen on 127.0.0.1:{port} within {timeout}s")
 
 
 def wait_for_lines(path: Path, count: int, timeout: float = 10) -> list[str]:

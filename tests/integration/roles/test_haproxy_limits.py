@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.helpers.net import free_port
 
 pytestmark = pytest.mark.skipif(
     not shutil.which("haproxy") or os.geteuid() != 0,
@@ -39,12 +40,6 @@ pytestmark = pytest.mark.skipif(
 GLOBAL_MAXCONN = 100
 STATS_MAXCONN = 20
 SOURCE_MAX = 30
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Echo(socketserver.BaseRequestHandler):

@@ -23,14 +23,12 @@ import contextlib
 import copy
 import ipaddress
 import json
-import os
 import socket
 import struct
 import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from ansible_collections.edgerelay.proxy.plugins.filter.xray_config import xray_config
@@ -38,15 +36,11 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_config import
     PRIVATE_NETWORKS,
 )
 
-from tests.conftest import REPO_ROOT
 from tests.helpers.geodata import IPS, SITES, gf
 from tests.helpers.preset_routing import presets
+from tests.helpers.xray import XRAY, free_port, needs_xray, wait_for_port, xray_env, xray_test
 
-XRAY = Path(os.environ.get("EDGERELAY_CACHE", REPO_ROOT / ".cache")) / "bin" / "xray"
-pytestmark = pytest.mark.skipif(
-    not os.access(XRAY, os.X_OK),
-    reason=f"no Xray binary at {XRAY}: run scripts/build_xray.sh to build the pinned one",
-)
+pytestmark = needs_xray
 
 BODY = b"edgerelay-xray-block-test-reached"
 TIMEOUT = 10
@@ -87,28 +81,6 @@ def node(role, **changes):
     }
     document.update(changes)
     return document
-
-
-def xray_env(assets=None):
-    """The environment without any inherited Xray setting."""
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("XRAY_", "XRAY."))}
-    if assets is not None:
-        env["XRAY_LOCATION_ASSET"] = str(assets)
-    return env
-
-
-def xray_test(config, tmp_path, assets=None):
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(config, indent=2))
-    return subprocess.run(
-        [str(XRAY), "run", "-test", "-c", str(config_file)],
-        env=xray_env(assets),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -219,12 +191,6 @@ def listeners():
             server.server_close()
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _socks_address(host):
     try:
         address = ipaddress.ip_address(host)
@@ -261,20 +227,6 @@ def socks_get(socks_port, host, port):
         return data
 
 
-def _wait_for_port(port, process, timeout=20):
-    """Poll until Xray listens (no fixed sleep): a busy machine only makes it slower."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"xray exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"xray did not listen on 127.0.0.1:{port} within {timeout}s")
-
-
 @contextlib.contextmanager
 def running(config, tmp_path, name, udp=False):
     """Xray with ``config``'s DNS, outbounds and routing behind a SOCKS inbound on loopback."""
@@ -306,7 +258,7 @@ def running(config, tmp_path, name, udp=False):
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_for_port(socks_port, process)
+        wait_for_port(socks_port, process)
         yield socks_port
     finally:
         process.terminate()
