@@ -760,20 +760,7 @@ def _proxy_config(node, base, public, relay, blocking, own):
     identity = relay["identity"]
     config = {
         **base,
-        "inbounds": [
-            vless_reality_inbound(
-                PUBLIC_TAG,
-                public["port"],
-                public["users"],
-                public["transport"],
-                reality_server(
-                    public["target"],
-                    public["server_names"],
-                    public["private_key"],
-                    [public["short_id"]],
-                ),
-            )
-        ],
+        "inbounds": [_public_inbound(PUBLIC_TAG, public)],
         "outbounds": [
             vless_reality_outbound(
                 POOL_TAG,
@@ -800,21 +787,21 @@ def _proxy_config(node, base, public, relay, blocking, own):
     return config
 
 
+def _public_inbound(tag, public):
+    """The node's own VLESS-REALITY inbound: ``public`` on a proxy, ``client`` on a backend."""
+    return vless_reality_inbound(
+        tag,
+        public["port"],
+        public["users"],
+        public["transport"],
+        reality_server(
+            public["target"], public["server_names"], public["private_key"], [public["short_id"]]
+        ),
+    )
+
+
 def _backend_config(base, public, relay, blocking, own):
-    inbounds = [
-        vless_reality_inbound(
-            CLIENT_TAG,
-            public["port"],
-            public["users"],
-            public["transport"],
-            reality_server(
-                public["target"],
-                public["server_names"],
-                public["private_key"],
-                [public["short_id"]],
-            ),
-        )
-    ]
+    inbounds = [_public_inbound(CLIENT_TAG, public)]
     if relay is not None:
         identity = relay["identity"]
         inbounds.append(
