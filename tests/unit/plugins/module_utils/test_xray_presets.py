@@ -37,6 +37,8 @@ from xray_strategies import (
     shipped_presets,
 )
 
+from tests.helpers.preset_routing import RU_RULES
+
 # The pinned release of the ru preset's geodata and the digests it published.
 RELEASE = "https://github.com/runetfreedom/russia-v2ray-rules-dat/releases/download/202412211537"
 RU_SHA256 = {
@@ -44,23 +46,7 @@ RU_SHA256 = {
     "geoip": "dabcaf548e37c443cddc8b855aaec66c216407593bc653ec324481635251ef7e",
 }
 
-RU_ROUTING = {
-    "domainStrategy": "IPIfNonMatch",
-    "rules": [
-        {
-            "type": "field",
-            "domain": ["geosite:ru-available-only-inside"],
-            "outboundTag": "direct",
-        },
-        {
-            "type": "field",
-            "domain": ["domain:ru", "domain:su", "domain:xn--p1ai"],
-            "outboundTag": "direct",
-        },
-        {"type": "field", "ip": ["geoip:ru"], "outboundTag": "direct"},
-        {"type": "field", "network": "tcp,udp", "outboundTag": "foreign-pool"},
-    ],
-}
+RU_ROUTING = {"domainStrategy": "IPIfNonMatch", "rules": RU_RULES}
 
 
 def preset_error(presets, name="test", **kwargs):

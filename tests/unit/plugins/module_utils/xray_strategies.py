@@ -10,9 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
-from pathlib import Path
 
-import yaml
 from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_common import (
     NODE_LOCAL_NETWORKS,
 )
@@ -21,8 +19,15 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_presets impor
 from hypothesis import settings
 from hypothesis import strategies as st
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
-PRESETS_DIR = REPO_ROOT / "roles" / "xray" / "files" / "presets"
+from tests.helpers import preset_routing
+
+# The shipped presets, read by the shared test helper (its ``presets`` would clash with the
+# strategy of that name here).
+PRESETS_DIR = preset_routing.PRESETS_DIR
+shipped_presets = preset_routing.presets
+
+# The shipped presets, read once by the shared test helper (its ``presets`` would clash with
+# the strategy of that name here).
 
 GEODATA = {
     "geosite": {"url": "https://example.org/geosite.dat", "sha256": "a" * 64},
@@ -31,10 +36,6 @@ GEODATA = {
 
 # Properties on top of the main one reuse its generator; fewer examples keep the suite fast.
 FEWER = settings(max_examples=60)
-
-
-def shipped_presets():
-    return {path.stem: yaml.safe_load(path.read_text()) for path in PRESETS_DIR.glob("*.yml")}
 
 
 def preset(*entries, name="test", geodata=GEODATA):
