@@ -81,6 +81,10 @@ def test_a_good_inventory_is_planned(tmp_path):
             "haproxy_stats_refresh: must be a duration",
         ),
         (
+            {"haproxy_stats_auth_user": "ops admin", "haproxy_stats_auth_password": "x"},
+            "haproxy_stats_auth_user: must be a name",
+        ),
+        (
             {"mtproxy_secret": "0" * 32},
             "mtproxy_secret: is a well-known or guessable value",
         ),
