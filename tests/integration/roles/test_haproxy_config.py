@@ -63,18 +63,23 @@ def section(config, header):
     return [line.strip() for line in lines.splitlines() if line.strip()]
 
 
-def mtproxy_plan(replicas):
+def mtproxy_plan(replicas, client_ip_mode="tproxy", balance=None):
     """The plan as the mtproxy pre-flight registers it (the role defaults' ports and subnet)."""
-    return {"replicas": replica_plan(replicas, 10000, "10.250.0.0/24")}
+    return {
+        "replicas": replica_plan(replicas, 10000, "10.250.0.0/24"),
+        "client_ip_mode": client_ip_mode,
+        "balance": balance or {"algorithm": "leastconn", "hash_payload": {}},
+    }
 
 
 @pytest.mark.parametrize("tproxy", [True, False])
 def test_mtproxy_stack(run_playbook, tmp_path, tproxy):
+    mode = "tproxy" if tproxy else "none"
     config = render(
         run_playbook,
         tmp_path,
         MTPROXY,
-        {"mtproxy_plan": mtproxy_plan(3), "tproxy_enabled": tproxy},
+        {"mtproxy_plan": mtproxy_plan(3, mode), "mtproxy_client_ip_mode": mode},
     )
     assert "frontend mtproxy" in config
     backend = section(config, "backend mtproxies")
@@ -93,6 +98,41 @@ def test_mtproxy_stack(run_playbook, tmp_path, tproxy):
             "server mtp2 127.0.0.1:10001",
             "server mtp3 127.0.0.1:10002",
         ]
+
+
+def test_mtproxy_stack_faketls_replay_proof_and_proxy_protocol(run_playbook, tmp_path):
+    """FakeTLS with a replay cache: the ClientHello's random picks the replica; PROXY v2."""
+    balance = {
+        "algorithm": "hash",
+        "hash_payload": {"offset": 11, "length": 32, "wait_prefix": "16"},
+    }
+    config = render(
+        run_playbook,
+        tmp_path,
+        MTPROXY,
+        {
+            "mtproxy_plan": mtproxy_plan(3, "proxy_protocol", balance),
+            "mtproxy_client_ip_mode": "proxy_protocol",
+        },
+    )
+    frontend = section(config, "frontend mtproxy")
+    # The frontend waits for the 43 bytes up to the end of the key, but only for data that
+    # starts like a TLS handshake record; anything else goes on at once (to be masked).
+    assert "tcp-request content accept if { req.len ge 43 }" in frontend
+    assert (
+        "tcp-request content accept if { req.len ge 1 } !{ req.payload(0,1) -m bin 16 }"
+        in frontend
+    )
+    backend = section(config, "backend mtproxies")
+    assert "balance hash req.payload(11,32)" in backend
+    assert "hash-type consistent" in backend
+    assert not any(line.startswith("source ") for line in backend)
+    assert any(line.endswith(" send-proxy-v2") for line in backend if "default-server" in line)
+    assert [line for line in backend if line.startswith("server ")] == [
+        "server mtp1 127.0.0.1:10000",
+        "server mtp2 127.0.0.1:10001",
+        "server mtp3 127.0.0.1:10002",
+    ]
 
 
 def test_foreign_pool_of_an_xray_proxy_node(run_playbook, tmp_path):
