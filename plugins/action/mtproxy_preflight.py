@@ -12,13 +12,26 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.mtproxy_plan impor
     PlanError,
     validate,
 )
+from ansible_collections.edgerelay.proxy.plugins.module_utils.mtproxy_profile import (
+    ProfileError,
+    validate_profile,
+)
 from ansible_collections.edgerelay.proxy.plugins.module_utils.types import unknown_keys
 
 # Types are enforced with Ansible's argument spec validator; the semantic checks
 # (ranges, collisions, subnet size, secret format, choices) live in validate() so that
 # its messages name the variable and never echo the secret.
 ARGUMENT_SPEC = {
-    "mtproxy_secret": {"type": "raw", "no_log": True},
+    "mtproxy_secret": {"type": "raw", "no_log": True, "default": ""},
+    "mtproxy_users": {"type": "list", "elements": "dict", "default": []},
+    "mtproxy_generated_secrets": {"type": "dict", "default": {}, "no_log": True},
+    "mtproxy_implementation": {"type": "str", "default": "the implementation"},
+    "mtproxy_profile": {"type": "dict"},
+    "mtproxy_tls_domain": {"type": "str", "default": ""},
+    "mtproxy_mask_host": {"type": "str", "default": ""},
+    "mtproxy_mask_port": {"type": "int", "default": 443},
+    "mtproxy_client_ip_mode": {"type": "str", "default": "tproxy"},
+    "mtproxy_balance": {"type": "str", "default": "auto"},
     "mtproxy_replicas": {"type": "int"},
     "mtproxy_replicas_max": {"type": "int", "default": DEFAULT_REPLICAS_MAX},
     "mtproxy_base_port": {"type": "int"},
@@ -70,10 +83,15 @@ class ActionModule(ActionBase):
         del tmp
 
         try:
-            plan = validate(check_argument_types(self._task.args))
-        except PlanError as exc:
+            args = check_argument_types(self._task.args)
+            if args.get("mtproxy_profile") is not None:
+                args["mtproxy_profile"] = validate_profile(
+                    args["mtproxy_profile"], args["mtproxy_implementation"]
+                )
+            plan = validate(args)
+        except (PlanError, ProfileError) as exc:
             result.update(failed=True, changed=False, msg=str(exc), variable=exc.variable)
             return result
 
-        result.update(changed=False, **plan)
+        result.update(changed=False, profile=args.get("mtproxy_profile"), **plan)
         return result

@@ -18,6 +18,11 @@ import ipaddress
 import re
 from collections.abc import Mapping
 
+from ansible_collections.edgerelay.proxy.plugins.module_utils.mtproxy_profile import (
+    ProfileError,
+    check_name,
+    container_settings,
+)
 from ansible_collections.edgerelay.proxy.plugins.module_utils.mtproxy_secret import (
     weak_secret_reason,
 )
@@ -46,7 +51,15 @@ DEFAULT_REPLICAS_MAX = 64
 
 # HAProxy balance algorithms that make sense for a plain TCP backend
 # (uri/url_param/hdr/rdp-cookie need HTTP or RDP inspection).
-BALANCE_ALGORITHMS = ("roundrobin", "static-rr", "leastconn", "first", "source", "random")
+BALANCE_ALGORITHMS = (
+    "roundrobin",
+    "static-rr",
+    "leastconn",
+    "first",
+    "source",
+    "random",
+    "hash",
+)
 
 PARAMETERS = (
     "mtproxy_secret",
@@ -58,13 +71,45 @@ PARAMETERS = (
     "haproxy_stats_port",
     "haproxy_balance_algorithm",
     "mtproxy_container_port",
+    "mtproxy_implementation",
+    "mtproxy_profile",
+    "mtproxy_users",
+    "mtproxy_generated_secrets",
+    "mtproxy_tls_domain",
+    "mtproxy_mask_host",
+    "mtproxy_mask_port",
+    "mtproxy_client_ip_mode",
+    "mtproxy_balance",
 )
 # Optional: mtproxy_replicas_max and mtproxy_container_port have defaults; the balance
 # algorithm is checked when given (the haproxy role's argument spec checks it in a deployment).
+# Without mtproxy_profile nothing is checked against an implementation's features and the
+# plan has no container settings (the unit tests of the replica plan).
 OPTIONAL_PARAMETERS = (
     "mtproxy_replicas_max",
     "haproxy_balance_algorithm",
     "mtproxy_container_port",
+    "mtproxy_implementation",
+    "mtproxy_profile",
+    "mtproxy_users",
+    "mtproxy_generated_secrets",
+    "mtproxy_tls_domain",
+    "mtproxy_mask_host",
+    "mtproxy_mask_port",
+    "mtproxy_client_ip_mode",
+    "mtproxy_balance",
+)
+CLIENT_IP_MODES = ("tproxy", "proxy_protocol", "none")
+BALANCE_CHOICES = ("auto", "hash", "leastconn")
+# The user of the one-user shorthand (mtproxy_secret, or a generated secret).
+DEFAULT_USER = "default"
+# Where the bytes that identify a handshake are (HAProxy hashes them, so that a replay reaches
+# the replica whose replay cache saw the original): the FakeTLS ClientHello's random (the
+# record starts with 0x16) and the obfuscated2 init's key and IV.
+FAKETLS_KEY = {"offset": 11, "length": 32, "wait_prefix": "16"}
+OBFUSCATED2_KEY = {"offset": 8, "length": 48, "wait_prefix": ""}
+_HOSTNAME_RE = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
 DEFAULT_CONTAINER_PORT = 443
 
@@ -308,9 +353,23 @@ def _looks_like_base64_faketls(text):
     return len(raw) > 17 and raw[0] == 0xEE
 
 
-def _check_secret(value):
-    """Return (server_secret, client_secret, mode). Messages never echo the value."""
-    variable = "mtproxy_secret"
+def _decode_base64_faketls(text):
+    """The hex spelling of a base64 ``ee`` secret (as mtg prints it), or None."""
+    if not _looks_like_base64_faketls(text):
+        return None
+    padded = text.replace("-", "+").replace("_", "/")
+    padded += "=" * (-len(padded) % 4)
+    return base64.b64decode(padded).hex()
+
+
+def _check_secret(value, variable="mtproxy_secret", tls_domain=""):
+    """Return (core, mode) of one secret; mode is classic, dd or faketls.
+
+    A 32-hex core is used in the deployment's mode (FakeTLS when ``tls_domain`` is set);
+    ``dd`` + 32 hex asks for random padding; ``ee`` + 32 hex + the hex of a domain (or its
+    base64 spelling) is a FakeTLS secret whose domain must be ``tls_domain``. Messages never
+    echo the value.
+    """
     if not isinstance(value, str):
         raise PlanError(
             variable,
@@ -322,19 +381,53 @@ def _check_secret(value):
     if not value:
         raise PlanError(variable, f"is empty; {_SECRET_HINT}")
     lowered = value.lower()
+    base64_form = _decode_base64_faketls(value) if not _is_hex(lowered) else None
+    if base64_form is not None:
+        lowered = base64_form
     if len(lowered) == 32 and _is_hex(lowered):
         _check_strength(lowered, variable)
-        return lowered, lowered, "plain"
+        return lowered, "faketls" if tls_domain else "classic"
     if len(lowered) == 34 and lowered.startswith("dd") and _is_hex(lowered):
         _check_strength(lowered[2:], variable)
-        return lowered[2:], lowered, "dd"
-    if (lowered.startswith("ee") and len(lowered) >= 34) or _looks_like_base64_faketls(value):
-        raise PlanError(
-            variable,
-            "looks like an 'ee' FakeTLS secret; the MTProxy image (telegrammessenger/proxy) "
-            "does not support FakeTLS. Use 32 hexadecimal characters, or 'dd' followed by "
-            "32 hexadecimal characters for random padding",
-        )
+        if tls_domain:
+            raise PlanError(
+                variable,
+                "is a 'dd' secret, but mtproxy_tls_domain turns FakeTLS on, whose links carry "
+                "'ee' secrets; give the 32 hexadecimal characters alone (or the 'ee' form)",
+            )
+        return lowered[2:], "dd"
+    if lowered.startswith("ee") and len(lowered) >= 34:
+        if not _is_hex(lowered) or len(lowered) % 2:
+            raise PlanError(
+                variable,
+                "starts with 'ee' but is not 'ee', 32 hexadecimal characters and the hex of a "
+                "domain name",
+            )
+        core = lowered[2:34]
+        try:
+            domain = bytes.fromhex(lowered[34:]).decode("ascii")
+        except UnicodeDecodeError:
+            domain = ""
+        if not domain or not _HOSTNAME_RE.fullmatch(domain):
+            raise PlanError(
+                variable,
+                "is an 'ee' FakeTLS secret whose domain part is not the hex of a domain name",
+            )
+        if not tls_domain:
+            raise PlanError(
+                variable,
+                f"is an 'ee' FakeTLS secret for {domain}, but mtproxy_tls_domain is empty; set "
+                f"mtproxy_tls_domain: {domain} (and an implementation that has FakeTLS)",
+            )
+        if domain.lower() != tls_domain.lower():
+            raise PlanError(
+                variable,
+                f"is an 'ee' FakeTLS secret for {domain}, but mtproxy_tls_domain is {tls_domain}; "
+                "the server does not check the name, so a client would show a different name "
+                "than the server's masking answers with: make them agree",
+            )
+        _check_strength(core, variable)
+        return core, "faketls"
     if lowered.startswith("dd") and len(lowered) > 32:
         raise PlanError(
             variable,
@@ -347,9 +440,19 @@ def _check_secret(value):
         detail += ", some not hexadecimal"
     raise PlanError(
         variable,
-        "must be 32 hexadecimal characters, or 'dd' followed by 32 hexadecimal characters "
-        f"for random padding ({detail}); {_SECRET_HINT}",
+        "must be 32 hexadecimal characters, 'dd' followed by 32 hexadecimal characters "
+        "for random padding, or an 'ee' FakeTLS secret "
+        f"({detail}); {_SECRET_HINT}",
     )
+
+
+def link_secret(core, mode, tls_domain=""):
+    """The secret as a client link carries it: core, dd + core, or ee + core + hex(domain)."""
+    if mode == "dd":
+        return "dd" + core
+    if mode == "faketls":
+        return "ee" + core + tls_domain.lower().encode("ascii").hex()
+    return core
 
 
 def _check_strength(core, variable):
@@ -394,7 +497,8 @@ def validate(params):
         if values.get(name) is None and name not in OPTIONAL_PARAMETERS:
             raise PlanError(name, "is required")
 
-    server_secret, client_secret, secret_mode = _check_secret(values["mtproxy_secret"])
+    tls_domain = _check_tls_domain(values.get("mtproxy_tls_domain"))
+    users = _plan_users(values, tls_domain)
 
     replicas_max = _check_int(values["mtproxy_replicas_max"], "mtproxy_replicas_max", minimum=1)
     replicas = _check_int(values["mtproxy_replicas"], "mtproxy_replicas", minimum=1)
@@ -440,17 +544,196 @@ def validate(params):
             f"got {algorithm!r}",
         )
 
-    return {
+    plan = {
         "replicas": replica_plan(
             replicas, base_port, str(network.cidr), container_port=container_port
         ),
         "gateway": network_gateway(str(network.cidr)),
         "name_prefix": NAME_PREFIX,
         "server_prefix": SERVER_PREFIX,
-        "server_secret": server_secret,
-        "client_secret": client_secret,
-        "secret_mode": secret_mode,
+        "users": users,
+        # The first user's secrets (the one-user shorthand mtproxy_secret).
+        "server_secret": users[0]["secret"],
+        "client_secret": users[0]["link_secret"],
+        "secret_mode": users[0]["mode"],
+        "tls_domain": tls_domain,
     }
+    plan.update(_plan_implementation(values, plan, container_port))
+    return plan
+
+
+def _check_tls_domain(value):
+    variable = "mtproxy_tls_domain"
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not _HOSTNAME_RE.fullmatch(value) or "." not in value:
+        raise PlanError(
+            variable,
+            f"must be a domain name such as www.example.org (the name clients show in their "
+            f"TLS ClientHello), got {value!r}",
+        )
+    return value.lower()
+
+
+def _plan_users(values, tls_domain):
+    """The users [{name, secret, mode, link_secret}] from mtproxy_users or mtproxy_secret."""
+    given = values.get("mtproxy_users") or []
+    shorthand = values.get("mtproxy_secret")
+    generated = values.get("mtproxy_generated_secrets") or {}
+    if not isinstance(generated, Mapping):
+        raise PlanError("mtproxy_generated_secrets", "must be a mapping of user to secret")
+    if not isinstance(given, (list, tuple)):
+        raise PlanError(
+            "mtproxy_users", f"must be a list of {{name, secret}}, got {type_name(given)}"
+        )
+    if given and shorthand:
+        raise PlanError(
+            "mtproxy_secret",
+            "is the one-user shorthand; with mtproxy_users give each user's secret there "
+            "(or none, to have one generated) and leave mtproxy_secret empty",
+        )
+    if not given:
+        given = [{"name": DEFAULT_USER, "secret": shorthand or ""}]
+    users, seen = [], set()
+    for index, user in enumerate(given):
+        where = f"mtproxy_users[{index}]"
+        if not isinstance(user, Mapping):
+            raise PlanError(where, f"must be a mapping {{name, secret}}, got {type_name(user)}")
+        extra = sorted(set(user) - {"name", "secret"})
+        if extra:
+            raise PlanError(where, f"has unknown key {extra[0]!r} (known: name, secret)")
+        name = user.get("name")
+        if not check_name(name):
+            raise PlanError(
+                f"{where}.name",
+                "must be 1 to 64 letters, digits, '_', '.' or '-' (it names the user in links "
+                f"and in the implementation's config), got {name!r}",
+            )
+        if name in seen:
+            raise PlanError("mtproxy_users", f"names the user {name!r} twice; names are unique")
+        seen.add(name)
+        secret = user.get("secret") or ""
+        variable = (
+            "mtproxy_secret" if values.get("mtproxy_users") in (None, []) else f"{where}.secret"
+        )
+        if not secret:
+            secret = generated.get(name)
+            if not secret:
+                raise PlanError(variable, f"is empty and no secret was generated for {name!r}")
+        core, mode = _check_secret(secret, variable, tls_domain)
+        users.append(
+            {
+                "name": name,
+                "secret": core,
+                "mode": mode,
+                "link_secret": link_secret(core, mode, tls_domain),
+            }
+        )
+    cores = [user["secret"] for user in users]
+    if len(set(cores)) != len(cores):
+        raise PlanError("mtproxy_users", "two users have the same secret; each needs its own")
+    return users
+
+
+def _check_mask(values, tls_domain):
+    host = values.get("mtproxy_mask_host") or ""
+    port = values.get("mtproxy_mask_port")
+    if not isinstance(host, str) or (host and not _HOSTNAME_RE.fullmatch(host)):
+        raise PlanError(
+            "mtproxy_mask_host",
+            f"must be a host name or IPv4 address (a real TLS site), got {host!r}",
+        )
+    port = 443 if port in (None, "") else _check_port(port, "mtproxy_mask_port")
+    host = host or tls_domain
+    return {"host": host, "port": port} if host else None
+
+
+def _plan_implementation(values, plan, container_port):
+    """What the implementation profile makes of the plan: mask, balance, container settings."""
+    profile = values.get("mtproxy_profile")
+    name = values.get("mtproxy_implementation") or "the implementation"
+    mode = values.get("mtproxy_client_ip_mode") or "tproxy"
+    if mode not in CLIENT_IP_MODES:
+        raise PlanError(
+            "mtproxy_client_ip_mode", f"must be one of {', '.join(CLIENT_IP_MODES)}, got {mode!r}"
+        )
+    balance = values.get("mtproxy_balance") or "auto"
+    if balance not in BALANCE_CHOICES:
+        raise PlanError(
+            "mtproxy_balance", f"must be one of {', '.join(BALANCE_CHOICES)}, got {balance!r}"
+        )
+    tls_domain = plan["tls_domain"]
+    mask = _check_mask(values, tls_domain)
+    users = plan["users"]
+    features = profile["features"] if profile else None
+    if features is not None:
+        if "faketls" in features["secret_modes"] and not tls_domain:
+            raise PlanError(
+                "mtproxy_tls_domain",
+                f"is required with {name}: it turns on FakeTLS, the minimum that DPI in Russia "
+                "and Iran does not block (classic and dd MTProxy are detected). Choose a domain "
+                "whose site answers TLS 1.3, is reachable and not blocked in your clients' "
+                "country and ideally sits in this server's own network, or your own site on this "
+                "host; connections that fail to authenticate are forwarded to it "
+                "(mtproxy_mask_host)",
+            )
+        if "port" not in profile["settings"] and container_port != profile["container_port"]:
+            raise PlanError(
+                "mtproxy_container_port",
+                f"{name} listens on {profile['container_port']} and has no setting for another "
+                f"port, got {container_port}",
+            )
+        for user in users:
+            if user["mode"] not in features["secret_modes"]:
+                variable = "mtproxy_tls_domain" if user["mode"] == "faketls" else "mtproxy_users"
+                wanted = "FakeTLS" if user["mode"] == "faketls" else f"{user['mode']} secrets"
+                raise PlanError(
+                    variable,
+                    f"asks for {wanted}, "
+                    f"which {name} cannot do (it has: {', '.join(features['secret_modes'])}); "
+                    "choose mtproxy_implementation: mtprotoproxy",
+                )
+        if mask and not features["masking"]:
+            raise PlanError(
+                "mtproxy_mask_host",
+                f"masking is not something {name} can do; "
+                "choose mtproxy_implementation: mtprotoproxy",
+            )
+        if mode == "proxy_protocol" and not features["proxy_protocol"]:
+            raise PlanError(
+                "mtproxy_client_ip_mode",
+                f"proxy_protocol needs an implementation that reads the PROXY protocol; {name} "
+                "does not (use tproxy)",
+            )
+        if len(users) > 1 and not features["several_users"]:
+            raise PlanError("mtproxy_users", f"{name} takes one secret only")
+    replay_cache = bool(features and features["replay_cache"])
+    if balance == "auto":
+        balance = "hash" if replay_cache else "leastconn"
+    hash_payload = {}
+    if balance == "hash":
+        hash_payload = dict(FAKETLS_KEY if tls_domain else OBFUSCATED2_KEY)
+    result = {
+        "mask": mask,
+        "client_ip_mode": mode,
+        "balance": {"algorithm": balance, "hash_payload": hash_payload},
+        "container": {"env": {}, "args": [], "files": []},
+    }
+    if profile:
+        settings = {
+            "users": [{"name": u["name"], "secret": u["secret"]} for u in users],
+            "tls_domain": tls_domain or None,
+            "tls_only": bool(tls_domain),
+            "mask_host": mask["host"] if mask else None,
+            "mask_port": mask["port"] if mask else None,
+            "proxy_protocol": mode == "proxy_protocol",
+            "port": container_port,
+        }
+        try:
+            result["container"] = container_settings(profile, settings)
+        except ProfileError as exc:
+            raise PlanError(exc.variable, exc.message) from None
+    return result
 
 
 def haproxy_servers(replicas, transparent, local_address="127.0.0.1"):

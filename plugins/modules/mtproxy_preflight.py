@@ -10,8 +10,11 @@ short_description: Validate an MTProxy-behind-HAProxy deployment plan before tou
 version_added: 0.1.0
 author: edgerelay.proxy contributors (@edgerelay)
 description:
-  - Checks the deployment variables of the collection (secret, replica count, ports,
-    Docker bridge subnet, HAProxy balance algorithm) and returns the derived replica plan.
+  - Checks the deployment variables of the collection (users and secrets, FakeTLS domain,
+    masking host, client address mode, replica count, ports, Docker bridge subnet, HAProxy
+    balance algorithm) against what the chosen implementation profile can do, and returns the
+    derived plan - replicas, users with their link secrets, the HAProxy balance key and the
+    settings that reach the containers.
   - Runs entirely on the controller; it never connects to the target host and executes
     no module, so it is safe as the very first task of a play and in check mode.
   - >-
@@ -20,15 +23,62 @@ description:
 options:
   mtproxy_secret:
     description:
-      - MTProxy secret, 32 hexadecimal characters (case-insensitive).
+      - The one-user shorthand (user C(default)); leave empty with O(mtproxy_users).
+      - 32 hexadecimal characters (case-insensitive), used in the deployment's mode (FakeTLS
+        when O(mtproxy_tls_domain) is set).
       - Or C(dd) followed by 32 hexadecimal characters to force random padding for
         clients; the server is then given the 32-character core.
-      - C(ee) FakeTLS secrets are rejected, C(telegrammessenger/proxy) does not support them.
+      - Or an C(ee) FakeTLS secret (C(ee), 32 hex and the hex of the domain, or its base64
+        spelling); its domain must be O(mtproxy_tls_domain).
       - Well-known or guessable values (one digit repeated, a repeated pattern, few different
         digits, digits that mostly count up or down) are rejected.
       - Must be a string; quote all-digit secrets in YAML.
     type: raw
-    required: true
+    default: ""
+  mtproxy_users:
+    description:
+      - The users, each C({name, secret}); a secret has the forms of O(mtproxy_secret), a user
+        without one takes it from O(mtproxy_generated_secrets). Names are unique.
+    type: list
+    elements: dict
+    default: []
+  mtproxy_generated_secrets:
+    description: Secrets generated on the controller for the users that have none, by user name.
+    type: dict
+    default: {}
+  mtproxy_implementation:
+    description: Name of the implementation profile, for messages.
+    type: str
+    default: the implementation
+  mtproxy_profile:
+    description:
+      - The implementation profile (a loaded C(roles/mtproxy/files/profiles/*.yml)), as checked
+        by the profile schema. Without it nothing is checked against an implementation.
+    type: dict
+  mtproxy_tls_domain:
+    description: FakeTLS domain; empty turns FakeTLS off.
+    type: str
+    default: ""
+  mtproxy_mask_host:
+    description: Where connections that do not authenticate go; empty means O(mtproxy_tls_domain).
+    type: str
+    default: ""
+  mtproxy_mask_port:
+    description: Port of O(mtproxy_mask_host).
+    type: int
+    default: 443
+  mtproxy_client_ip_mode:
+    description: How the replicas learn the client's address.
+    type: str
+    choices: [tproxy, proxy_protocol, none]
+    default: tproxy
+  mtproxy_balance:
+    description:
+      - C(hash) sends a handshake and its replays to the same replica (its replay cache has seen
+        it); C(auto) is C(hash) when the implementation has a replay cache, else C(leastconn).
+    type: str
+    choices: [auto, hash, leastconn]
+    default: auto
   mtproxy_replicas:
     description: Number of MTProxy containers, 1 to O(mtproxy_replicas_max).
     type: int
@@ -64,7 +114,7 @@ options:
   haproxy_balance_algorithm:
     description: HAProxy balance algorithm for the TCP backend. Checked only when given.
     type: str
-    choices: [roundrobin, static-rr, leastconn, first, source, random]
+    choices: [roundrobin, static-rr, leastconn, first, source, random, hash]
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -83,7 +133,8 @@ attributes:
     platforms: all
 notes:
   - >-
-    The result contains the secret (RV(server_secret), RV(client_secret)). Set
+    The result contains the secrets (RV(users), RV(server_secret), RV(client_secret),
+    RV(container)). Set
     C(no_log: true) on the task if it is registered and printed with C(-v), or when its
     result could end up in logs.
 """
@@ -131,19 +182,50 @@ server_prefix:
   returned: success
   type: str
   sample: mtp
+users:
+  description:
+    - One entry per user - C(name), C(secret) (the 32-hex server secret), C(mode) (C(classic),
+      C(dd) or C(faketls)) and C(link_secret) (what a client link carries).
+  returned: success
+  type: list
+  elements: dict
 server_secret:
-  description: The 32 lowercase hexadecimal characters to give to the MTProxy server.
+  description: The first user's 32 lowercase hexadecimal server secret.
   returned: success
   type: str
 client_secret:
-  description: The secret for client links, lowercase, with the C(dd) prefix if given.
+  description: The first user's link secret (with C(dd) or C(ee) and the domain).
   returned: success
   type: str
 secret_mode:
-  description: C(plain) for a 32-character secret, C(dd) for a random-padding secret.
+  description: The first user's mode, C(classic), C(dd) or C(faketls).
   returned: success
   type: str
-  sample: plain
+  sample: faketls
+tls_domain:
+  description: The FakeTLS domain, lowercase; empty when FakeTLS is off.
+  returned: success
+  type: str
+mask:
+  description: C({host, port}) of the masking host, or null when masking is off.
+  returned: success
+  type: dict
+client_ip_mode:
+  description: C(tproxy), C(proxy_protocol) or C(none).
+  returned: success
+  type: str
+balance:
+  description:
+    - C(algorithm) (C(hash) or C(leastconn)) and C(hash_payload) (C({offset, length, wait_prefix})
+      of the handshake bytes HAProxy hashes, empty without hash), in the haproxy role's shape.
+  returned: success
+  type: dict
+container:
+  description:
+    - What reaches the containers, by the profile - C(env) (a mapping), C(args) (a list) and
+      C(files) (C({path, content, reload}) each).
+  returned: success
+  type: dict
 variable:
   description: Name of the offending variable.
   returned: failure

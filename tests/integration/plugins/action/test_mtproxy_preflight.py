@@ -96,7 +96,7 @@ def test_preflight_success(run_playbook):
     assert result["gateway"] == "10.250.0.1"
     assert result["server_secret"] == SECRET
     assert result["client_secret"] == SECRET
-    assert result["secret_mode"] == "plain"
+    assert result["secret_mode"] == "classic"
     assert "variable" not in result
 
 

@@ -144,15 +144,23 @@ def test_plan_error_shape():
 
 def test_validate_plain_secret():
     result = validate({**BASE, "mtproxy_secret": SECRET.upper()})
-    assert result == {
+    assert {key: result[key] for key in ("replicas", "gateway", "name_prefix", "server_prefix")} == {
         "replicas": replica_plan(3, 10000, "10.250.0.0/24"),
         "gateway": "10.250.0.1",
         "name_prefix": "mtproxy",
         "server_prefix": "mtp",
-        "server_secret": SECRET,
-        "client_secret": SECRET,
-        "secret_mode": "plain",
     }
+    assert result["users"] == [
+        {"name": "default", "secret": SECRET, "mode": "classic", "link_secret": SECRET}
+    ]
+    assert (result["server_secret"], result["client_secret"], result["secret_mode"]) == (
+        SECRET,
+        SECRET,
+        "classic",
+    )
+    # Without a profile nothing reaches a container and HAProxy balances by leastconn.
+    assert result["container"] == {"env": {}, "args": [], "files": []}
+    assert result["balance"] == {"algorithm": "leastconn", "hash_payload": {}}
 
 
 def test_validate_dd_secret():
@@ -164,7 +172,7 @@ def test_validate_dd_secret():
 
 def test_plain_secret_may_start_with_ee_or_dd():
     for secret in ("ee" + SECRET[2:], "dd" + SECRET[2:]):
-        assert validate({**BASE, "mtproxy_secret": secret})["secret_mode"] == "plain"
+        assert validate({**BASE, "mtproxy_secret": secret})["secret_mode"] == "classic"
 
 
 @pytest.mark.parametrize(
@@ -180,8 +188,8 @@ def test_plain_secret_may_start_with_ee_or_dd():
 def test_faketls_secret_rejected(secret):
     error = plan_error({**BASE, "mtproxy_secret": secret})
     assert error.variable == "mtproxy_secret"
-    assert "FakeTLS" in error.message
-    assert "telegrammessenger/proxy" in error.message
+    # Without mtproxy_tls_domain an "ee" secret has no domain to agree with.
+    assert "'ee'" in error.message
     assert_not_leaked(secret, error)
 
 
@@ -453,7 +461,7 @@ def test_validate_accepts_every_valid_input(params):
     secret = params["mtproxy_secret"]
     assert re.fullmatch(r"[0-9a-f]{32}", result["server_secret"])
     assert result["client_secret"] == secret.lower()
-    assert result["secret_mode"] == ("dd" if len(secret) == 34 else "plain")
+    assert result["secret_mode"] == ("dd" if len(secret) == 34 else "classic")
     assert result["client_secret"].endswith(result["server_secret"])
     ports = [params["haproxy_port"], params["haproxy_stats_port"]]
     ports += [p["host_port"] for p in result["replicas"]]
