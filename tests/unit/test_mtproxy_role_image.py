@@ -14,6 +14,9 @@ import pytest
 import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
+from ansible_collections.edgerelay.proxy.plugins.module_utils.mtproxy_profile import (
+    validate_profile,
+)
 
 from tests.conftest import REPO_ROOT
 
@@ -62,22 +65,33 @@ def test_image_reference_and_what_runs(image, archive, reference, run):
     assert render("_mtproxy_image_by_id", **values) is (run is not None)
 
 
-@pytest.mark.parametrize(
-    ("image", "official"),
-    [
-        ("telegrammessenger/proxy:latest", True),
-        ("telegrammessenger/proxy", True),
-        (f"docker.io/telegrammessenger/proxy@{DIGEST}", True),
-        ("edgerelay/mtproxy-lab:latest", False),
-        ("telegrammessenger/proxy-fork:1", False),
-        ("mirror.example:5000/telegrammessenger/proxy:latest", True),
-        ("example/not-telegrammessenger/proxy:1", False),
-    ],
-)
-def test_confinement_defaults_follow_the_image(image, official):
+PROFILES = REPO_ROOT / "roles" / "mtproxy" / "files" / "profiles"
+
+
+@pytest.mark.parametrize("profile", ["official", "mtprotoproxy"])
+def test_image_and_confinement_defaults_follow_the_profile(profile):
     # The official image clears its supplementary groups at start (CAP_SETGID) and writes
-    # its downloaded config into its root filesystem; any other image gets neither.
-    assert render("mtproxy_capabilities", mtproxy_image=image) == (
-        ["CAP_SETGID"] if official else []
+    # its downloaded config into its root filesystem; mtprotoproxy's image needs neither.
+    data = validate_profile(
+        yaml.safe_load((PROFILES / f"{profile}.yml").read_text(encoding="utf-8")), profile
     )
-    assert render("mtproxy_read_only", mtproxy_image=image) is (not official)
+    plan = {"profile": data}
+    assert render("mtproxy_capabilities", mtproxy_plan=plan) == data["capabilities"]
+    assert render("mtproxy_read_only", mtproxy_plan=plan) is data["read_only"]
+    assert render("_mtproxy_image", mtproxy_plan=plan) == data["image"]
+    assert render("_mtproxy_build", mtproxy_plan=plan) == data["build"]
+    # An image of the operator's replaces the profile's, and is pulled, never built.
+    values = {"mtproxy_plan": plan, "mtproxy_image": "registry.example/mtproxy:2"}
+    assert render("_mtproxy_image", **values) == "registry.example/mtproxy:2"
+    assert render("_mtproxy_build", **values) == ""
+
+
+def test_the_users_file_is_readable_by_the_replicas_group():
+    plan = {
+        "profile": {"user": "65534:65534"},
+        "container": {"files": [{"path": "/etc/mtproxy/users"}]},
+    }
+    assert render("_mtproxy_file_dirs", mtproxy_plan=plan) == ["/etc/mtproxy"]
+    assert str(render("_mtproxy_file_group", mtproxy_plan=plan)) == "65534"
+    assert str(render("_mtproxy_file_group", mtproxy_plan=plan, mtproxy_user="1000")) == "1000"
+    assert str(render("_mtproxy_file_group", mtproxy_plan=plan, mtproxy_user="app")) == "0"

@@ -29,6 +29,8 @@ def run_plan(tmp_path, host_vars):
         "ansible_connection": "local",
         "ansible_python_interpreter": sys.executable,
         "edgerelay_secrets_dir": str(tmp_path / "secrets"),
+        # FakeTLS is on unless a case turns it off.
+        "mtproxy_tls_domain": "www.example.org",
         **host_vars,
     }
     inventory.write_text(json.dumps({"mtproxy_servers": {"hosts": {"edge": host}}}))
@@ -57,12 +59,29 @@ def run_plan(tmp_path, host_vars):
     return completed.returncode, completed.stdout + completed.stderr
 
 
+FAKETLS = {"mtproxy_tls_domain": "www.example.org"}
+SECRET = "5f0e2d1c4b3a69788796a5b4c3d2e1f0"
+
+
 def test_a_good_inventory_is_planned(tmp_path):
-    rc, output = run_plan(tmp_path, {})
+    rc, output = run_plan(tmp_path, FAKETLS)
     assert rc == 0, output
     secret = tmp_path / "secrets" / "mtproxy-edge.json"
     assert secret.stat().st_mode & 0o777 == 0o600
     assert json.loads(secret.read_text())["secret"] not in output
+
+
+def test_users_without_a_secret_get_one_each_kept_on_the_controller(tmp_path):
+    users = [{"name": "alice", "secret": SECRET}, {"name": "bob"}, {"name": "carol", "secret": ""}]
+    rc, output = run_plan(tmp_path, {**FAKETLS, "mtproxy_users": users})
+    assert rc == 0, output
+    generated = sorted(path.name for path in (tmp_path / "secrets").iterdir())
+    assert generated == ["mtproxy-edge-bob.json", "mtproxy-edge-carol.json"]
+    for name in generated:
+        path = tmp_path / "secrets" / name
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert json.loads(path.read_text())["secret"] not in output
+    assert SECRET not in output
 
 
 @pytest.mark.parametrize(
@@ -85,8 +104,51 @@ def test_a_good_inventory_is_planned(tmp_path):
             "haproxy_stats_auth_user: must be a name",
         ),
         (
-            {"mtproxy_secret": "0" * 32},
+            {**FAKETLS, "mtproxy_secret": "0" * 32},
             "mtproxy_secret: is a well-known or guessable value",
+        ),
+        (
+            {**FAKETLS, "mtproxy_users": [{"name": "a", "secret": "0" * 32}]},
+            "mtproxy_users[0].secret: is a well-known or guessable value",
+        ),
+        # FakeTLS on the official image, and the settings it cannot do.
+        (
+            {**FAKETLS, "mtproxy_implementation": "official"},
+            "mtproxy_tls_domain: asks for FakeTLS, which official cannot do",
+        ),
+        (
+            {
+                "mtproxy_implementation": "official",
+                "mtproxy_tls_domain": "",
+                "mtproxy_client_ip_mode": "proxy_protocol",
+            },
+            "mtproxy_client_ip_mode: proxy_protocol needs an implementation that reads",
+        ),
+        (
+            {
+                "mtproxy_implementation": "official",
+                "mtproxy_tls_domain": "",
+                "mtproxy_mask_host": "www.example.org",
+            },
+            "mtproxy_mask_host: masking is not something official can do",
+        ),
+        ({"mtproxy_tls_domain": ""}, "mtproxy_tls_domain: is required with mtprotoproxy"),
+        # ee secrets: malformed, or for another domain than mtproxy_tls_domain.
+        (
+            {**FAKETLS, "mtproxy_secret": "ee" + SECRET + "zz"},
+            "mtproxy_secret: starts with 'ee' but is not",
+        ),
+        (
+            {**FAKETLS, "mtproxy_secret": "ee" + SECRET + b"www.example.com".hex()},
+            "but mtproxy_tls_domain is www.example.org",
+        ),
+        (
+            {**FAKETLS, "mtproxy_users": [{"name": "a"}, {"name": "a"}]},
+            "mtproxy_users: names the user 'a' twice",
+        ),
+        (
+            {"mtproxy_implementation": "nosuch"},
+            "mtproxy_implementation: must name a shipped profile",
         ),
     ],
 )
@@ -94,3 +156,4 @@ def test_a_bad_input_stops_the_plan_naming_the_variable(tmp_path, host_vars, mes
     rc, output = run_plan(tmp_path, host_vars)
     assert rc != 0
     assert message in output, output[-3000:]
+    assert SECRET not in output
