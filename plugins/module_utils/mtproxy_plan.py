@@ -86,6 +86,7 @@ PARAMETERS = (
 # Without mtproxy_profile nothing is checked against an implementation's features and the
 # plan has no container settings (the unit tests of the replica plan).
 OPTIONAL_PARAMETERS = (
+    "mtproxy_secret",
     "mtproxy_replicas_max",
     "haproxy_balance_algorithm",
     "mtproxy_container_port",
@@ -480,8 +481,9 @@ def validate(params):
 
         {"replicas": [...replica_plan() output...], "gateway": "10.250.0.1",
          "name_prefix": "mtproxy", "server_prefix": "mtp",
-         "server_secret": "<32 lowercase hex>", "client_secret": "<as given, lowercase>",
-         "secret_mode": "plain" | "dd"}
+         "users": [{name, secret, mode, link_secret}], "server_secret": "<first user's 32 hex>",
+         "client_secret": "<first user's link secret>", "secret_mode": "classic" | "dd" | "faketls",
+         "tls_domain", "mask", "client_ip_mode", "balance", "container"}
     """
     if not isinstance(params, Mapping):
         raise PlanError("params", f"must be a mapping, got {type_name(params)}")
@@ -566,7 +568,12 @@ def _check_tls_domain(value):
     variable = "mtproxy_tls_domain"
     if value is None or value == "":
         return ""
-    if not isinstance(value, str) or not _HOSTNAME_RE.fullmatch(value) or "." not in value:
+    if (
+        not isinstance(value, str)
+        or not _HOSTNAME_RE.fullmatch(value)
+        or "." not in value
+        or _DOTTED_QUAD_RE.fullmatch(value + "/32")
+    ):
         raise PlanError(
             variable,
             f"must be a domain name such as www.example.org (the name clients show in their "
@@ -652,12 +659,14 @@ def _plan_implementation(values, plan, container_port):
     """What the implementation profile makes of the plan: mask, balance, container settings."""
     profile = values.get("mtproxy_profile")
     name = values.get("mtproxy_implementation") or "the implementation"
-    mode = values.get("mtproxy_client_ip_mode") or "tproxy"
+    mode = values.get("mtproxy_client_ip_mode")
+    mode = "tproxy" if mode in (None, "") else mode
     if mode not in CLIENT_IP_MODES:
         raise PlanError(
             "mtproxy_client_ip_mode", f"must be one of {', '.join(CLIENT_IP_MODES)}, got {mode!r}"
         )
-    balance = values.get("mtproxy_balance") or "auto"
+    balance = values.get("mtproxy_balance")
+    balance = "auto" if balance in (None, "") else balance
     if balance not in BALANCE_CHOICES:
         raise PlanError(
             "mtproxy_balance", f"must be one of {', '.join(BALANCE_CHOICES)}, got {balance!r}"

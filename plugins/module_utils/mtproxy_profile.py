@@ -56,7 +56,8 @@ _TOP_KEYS = {
 }
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ARG_RE = re.compile(r"-{1,2}[A-Za-z0-9][A-Za-z0-9_.-]*=?")
-_PATH_RE = re.compile(r"(/[A-Za-z0-9_.-]+)+")
+# An absolute path of at least two parts, none of them "." or ".." (its directory is mounted).
+_PATH_RE = re.compile(r"(/(?!\.\.?(/|$))[A-Za-z0-9_.-]+){2,}")
 _BUILD_RE = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 _IMAGE_RE = re.compile(r"[a-z0-9][a-z0-9._/:@-]*")
 _USER_RE = re.compile(r"\d+(:\d+)?")
@@ -102,7 +103,7 @@ def validate_profile(data, source="profile"):
     for key, required in _TOP_KEYS.items():
         if required and key not in data:
             _fail(source, f"{key} is required")
-    if data["schema"] != SCHEMA:
+    if type(data["schema"]) is not int or data["schema"] != SCHEMA:
         _fail(source, f"schema must be {SCHEMA}, got {data['schema']!r}")
     profile = {"description": str(_require(data, "description", str, source))}
     image = _require(data, "image", str, source)
@@ -110,7 +111,7 @@ def validate_profile(data, source="profile"):
         _fail(source, f"image {image!r} is not an image reference")
     profile["image"] = image
     build = data.get("build", "")
-    if build and (not isinstance(build, str) or not _BUILD_RE.fullmatch(build)):
+    if not isinstance(build, str) or (build and not _BUILD_RE.fullmatch(build)):
         _fail(source, f"build must be the name of a recipe directory, got {build!r}")
     profile["build"] = build or ""
     port = data["container_port"]
@@ -118,7 +119,7 @@ def validate_profile(data, source="profile"):
         _fail(source, f"container_port must be a port number, got {port!r}")
     profile["container_port"] = port
     user = data.get("user", "")
-    if user and (not isinstance(user, str) or not _USER_RE.fullmatch(user)):
+    if not isinstance(user, str) or (user and not _USER_RE.fullmatch(user)):
         _fail(source, f"user must be uid or uid:gid (numbers), got {user!r}")
     profile["user"] = user or ""
     capabilities = _require(data, "capabilities", list, source)
@@ -140,7 +141,11 @@ def _features(features, source):
         if key not in known:
             _fail(source, f"features: unknown key {key!r} (known: {', '.join(known)})")
     modes = _require(features, "secret_modes", list, source, "features.")
-    if not modes or any(mode not in SECRET_MODES for mode in modes):
+    if (
+        not modes
+        or any(mode not in SECRET_MODES for mode in modes)
+        or len(set(modes)) != len(modes)
+    ):
         _fail(source, f"features.secret_modes must list some of {', '.join(SECRET_MODES)}")
     result = {"secret_modes": list(modes)}
     for key in FEATURES:
@@ -150,6 +155,7 @@ def _features(features, source):
 
 def _settings(settings, source):
     result = {}
+    targets = {}
     for name, spec in settings.items():
         if name not in SETTINGS:
             _fail(source, f"settings: unknown setting {name!r} (known: {', '.join(SETTINGS)})")
@@ -195,8 +201,16 @@ def _settings(settings, source):
                     f"{where}reload must be a signal name such as SIGUSR2, got {reload!r}",
                 )
             entry["reload"] = reload or ""
-        if via != "file" and "reload" in spec:
-            _fail(source, f"{where}reload is only for via: file")
+        if via != "file" and ("reload" in spec or "path" in spec):
+            _fail(source, f"{where}reload and path are only for via: file")
+        if via == "file" and "name" in spec:
+            _fail(source, f"{where}name is not for via: file (it has a path)")
+        target = (via, entry.get("name") or entry.get("path"))
+        if target in targets:
+            _fail(
+                source, f"{where}{target[0]} {target[1]} is also used by settings.{targets[target]}"
+            )
+        targets[target] = name
         result[name] = entry
     return result
 
