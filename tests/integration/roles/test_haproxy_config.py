@@ -124,7 +124,11 @@ def test_mtproxy_stack_faketls_replay_proof_and_proxy_protocol(run_playbook, tmp
         in frontend
     )
     backend = section(config, "backend mtproxies")
-    assert "balance hash req.payload(11,32)" in backend
+    assert (
+        "tcp-request content set-var(txn.balance_key) req.payload(11,32) if { req.len ge 43 }"
+        in frontend
+    )
+    assert "balance hash var(txn.balance_key)" in backend
     assert "hash-type consistent" in backend
     assert not any(line.startswith("source ") for line in backend)
     assert any(line.endswith(" send-proxy-v2") for line in backend if "default-server" in line)
