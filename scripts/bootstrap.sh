@@ -10,7 +10,8 @@
 #   venv         project-local Python toolchain from requirements.txt
 #   collections  community.docker + ansible.posix extracted from the `ansible` wheel (no Galaxy)
 #   base-image   edgerelay/debian12-systemd (Dockerfile if a registry answers, else debootstrap)
-#   lab-images   edgerelay/mtproxy-lab, edgerelay/peer-echo, built locally from the base image
+#   lab-images   edgerelay/mtprotoproxy (the mtproxy role's image recipe), edgerelay/mtproxy-lab
+#                (built on it) and edgerelay/peer-echo, built locally from the base image
 #   xray         a real Xray binary for the tests (go install of the pinned version, cached)
 #   promtools    promtool and amtool from Debian's prometheus packages (the versions the
 #                monitoring role installs), unpacked into .cache/bin: no daemon on this machine
@@ -208,12 +209,17 @@ fetch_sdist() {
   fi
 }
 
-# lab_image TAG DIR [EXTRA_FILE ...]: builds TAG from DIR (plus extra files) unless an image
-# built from the same recipe (and the same base image) exists. Prints "built" or "cached".
+# lab_image TAG DIR [EXTRA ...]: builds TAG from DIR plus extra files (EXTRA: FILE, copied to
+# the top of the build context, or FILE=PATH, copied to PATH in it) unless an image built from
+# the same recipe exists. The recipe is DIR's and the extra files' hash followed by the recipe
+# of the image built FROM: $FROM_IMAGE, passed as build argument $FROM_ARG (default:
+# $BASE_IMAGE as BASE_IMAGE), so a change anywhere down the chain rebuilds. Prints "built" or
+# "cached".
 lab_image() {
-  local tag="$1" dir="$2" ctx recipe
+  local tag="$1" dir="$2" ctx recipe extra from="${FROM_IMAGE:-$BASE_IMAGE}" srcs=()
   shift 2
-  recipe="$(recipe_hash "$dir" "$@")-$(image_recipe "$BASE_IMAGE")"
+  for extra in "$@"; do srcs+=("${extra%%=*}"); done
+  recipe="$(recipe_hash "$dir" "${srcs[@]}")-$(image_recipe "$from")"
   if [ "$(image_recipe "$tag")" = "$recipe" ]; then
     echo cached
     return
@@ -222,8 +228,16 @@ lab_image() {
   rm -rf "$ctx"
   mkdir -p "$ctx"
   cp -r "$dir"/. "$ctx"/
-  [ "$#" -eq 0 ] || cp "$@" "$ctx"/
-  docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" --label "edgerelay.recipe=$recipe" -t "$tag" "$ctx" >&2
+  for extra in "$@"; do
+    if [ "${extra#*=}" != "$extra" ]; then
+      mkdir -p "$(dirname "$ctx/${extra#*=}")"
+      cp "${extra%%=*}" "$ctx/${extra#*=}"
+    else
+      cp "$extra" "$ctx"/
+    fi
+  done
+  docker build -q --build-arg "${FROM_ARG:-BASE_IMAGE}=$from" --label "edgerelay.recipe=$recipe" \
+    -t "$tag" "$ctx" >&2
   rm -rf "$ctx"
   echo built
 }
@@ -243,17 +257,27 @@ save_image() {
   echo saved
 }
 
+# The production image of the mtproxy role (its recipe ships in the collection) and the lab
+# image built on it.
+MTPROTOPROXY_IMAGE="edgerelay/mtprotoproxy:1.0.6-1"
+MTPROTOPROXY_RECIPE="roles/mtproxy/files/images/mtprotoproxy"
+
 step_lab_images() {
-  local mtproxy peer saved=() name
+  local mtprotoproxy mtproxy peer saved=() pair
   mkdir -p "$CACHE/images"
   fetch_sdist
-  mtproxy=$(lab_image edgerelay/mtproxy-lab:latest images/mtproxy-lab "$CACHE/dist/$MTPROTOPROXY_SDIST")
+  # From the local base image (no registry here), with the checked sdist as dist/ (no PyPI).
+  mtprotoproxy=$(lab_image "$MTPROTOPROXY_IMAGE" "$MTPROTOPROXY_RECIPE" \
+    "$CACHE/dist/$MTPROTOPROXY_SDIST=dist/$MTPROTOPROXY_SDIST")
+  mtproxy=$(FROM_IMAGE="$MTPROTOPROXY_IMAGE" FROM_ARG=MTPROTOPROXY_IMAGE \
+    lab_image edgerelay/mtproxy-lab:latest images/mtproxy-lab)
   peer=$(lab_image edgerelay/peer-echo:latest images/peer-echo)
   # Archives for hosts without a registry (mtproxy_image_archive).
-  for name in mtproxy-lab peer-echo; do
-    [ "$(save_image "edgerelay/$name:latest" "$CACHE/images/$name.tar")" = current ] || saved+=("$name")
+  for pair in "$MTPROTOPROXY_IMAGE=mtprotoproxy" edgerelay/mtproxy-lab:latest=mtproxy-lab \
+    edgerelay/peer-echo:latest=peer-echo; do
+    [ "$(save_image "${pair%%=*}" "$CACHE/images/${pair#*=}.tar")" = current ] || saved+=("${pair#*=}")
   done
-  echo "mtproxy-lab $mtproxy, peer-echo $peer; archives saved: ${saved[*]:-none (current)}"
+  echo "mtprotoproxy $mtprotoproxy, mtproxy-lab $mtproxy, peer-echo $peer; archives saved: ${saved[*]:-none (current)}"
 }
 
 step_xray() {

@@ -1,111 +1,135 @@
 #!/usr/bin/env python3
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, edgerelay.proxy contributors
-"""Run the real mtprotoproxy (PyPI, unmodified) as an offline lab MTProxy.
+"""The lab's MTProxy: the production launcher (edgerelay_mtprotoproxy.py, the real
+mtprotoproxy 1.0.6) with the lab's never-dial-out settings added.
 
-Interface, as telegrammessenger/proxy: ``SECRET`` (32 hex; several comma-separated)
-and port 443 inside the container. The lab must never dial out, so this launcher
-configures and wraps mtprotoproxy 1.0.6 as follows:
+Everything the production image reads (MTPROXY_*) works unchanged. The lab adds:
 
-* no middle proxy and no advertising tag, so no fetch of Telegram's proxy config;
-* no masking/fronting host: clients that fail the handshake are dropped, not relayed;
-* no public IP detection: mtprotoproxy's ``init_ip_info`` (HTTP to ident.me) is not
-  called; the address comes from ``LAB_PUBLIC_IP`` (default 127.0.0.1);
-* the Telegram data centres are replaced by ``LAB_UPSTREAM`` (host:port, default
-  127.0.0.1:9, where nothing listens): a client that completes the real MTProto
-  obfuscated handshake is relayed there instead of to Telegram. Tests point it at a
-  sink they own to prove the whole data path.
+* ``LAB_UPSTREAM`` (host:port, default 127.0.0.1:9, where nothing listens): replaces every
+  Telegram data centre, so a client that completes the real handshake is relayed there.
+  Tests point it at a sink they own to prove the whole data path;
+* ``LAB_PUBLIC_IP`` (default 127.0.0.1): mtprotoproxy's own public address, never looked up;
+* ``LAB_LISTEN_ADDR`` (default 0.0.0.0): the IPv4 listen address (tests on loopback);
+* the line ``accepted peer <ip> <port>`` for every client: the address of the connection, or
+  with MTPROXY_PROXY_PROTOCOL=1 the client address of the PROXY header, so that tests see
+  which client address the backend saw (TPROXY or PROXY protocol).
 
-mtprotoproxy 1.0.6 predates Python 3.10 and passes ``loop=`` to
-``asyncio.start_server``; the launcher drops that argument. It also logs the peer
-address of every accepted connection (``accepted peer <ip> <port>``) so that tests can
-see which client address the backend saw (TPROXY).
+It also stands in for telegrammessenger/proxy: without MTPROXY_USERS, ``SECRET`` (32 hex or
+dd + 32 hex, several comma-separated) gives the users tg1..tgN; ``PORT`` and
+``STATS_PRINT_PERIOD`` are read when their MTPROXY_ names are not set.
 """
 
-import asyncio
+from __future__ import annotations
+
+import dataclasses
 import importlib.util
 import os
 import sys
-import tempfile
+from pathlib import Path
 
-MTPROTOPROXY_PATH = os.environ.get("MTPROTOPROXY_PATH", "/usr/local/bin/mtprotoproxy.py")
-
-
-def read_secrets() -> list[str]:
-    raw = os.environ.get("SECRET", "")
-    secrets = [s.strip().lower() for s in raw.split(",") if s.strip()]
-    if not secrets:
-        sys.exit("mtproxy-lab: SECRET is empty (need 32 hex characters)")
-    for index, secret in enumerate(secrets, start=1):
-        if len(secret) != 32 or any(c not in "0123456789abcdef" for c in secret):
-            sys.exit(f"mtproxy-lab: SECRET #{index} is not 32 hex characters")
-    return secrets
+LAUNCHER = "edgerelay_mtprotoproxy.py"
+LAUNCHER_DIRS = (
+    os.environ.get("EDGERELAY_LAUNCHER_DIR", ""),
+    "/usr/local/lib/edgerelay",
+    # A checkout: images/mtproxy-lab/ next to roles/.
+    str(Path(__file__).resolve().parents[2] / "roles/mtproxy/files/images/mtprotoproxy"),
+)
 
 
-def write_config(port: int, secrets: list[str]) -> str:
-    users = {f"tg{i}": s for i, s in enumerate(secrets, start=1)}
-    lines = [
-        f"PORT = {port}",
-        f"USERS = {users!r}",
-        "AD_TAG = ''",
-        "USE_MIDDLE_PROXY = False",
-        "MASK = False",
-        "TLS_ONLY = False",
-        "SECURE_ONLY = False",
-        "GET_TIME_PERIOD = 0",
-        "PREFER_IPV6 = False",
-        "LISTEN_ADDR_IPV6 = ''",
-        f"STATS_PRINT_PERIOD = {int(os.environ.get('STATS_PRINT_PERIOD', '600'))}",
-    ]
-    fd, path = tempfile.mkstemp(prefix="mtproxy-lab-", suffix=".py")
-    with os.fdopen(fd, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    return path
+def import_launcher():
+    # No __pycache__ next to the launcher: its directory is an image recipe whose files are
+    # hashed (scripts/bootstrap.sh), and in the image it is read-only anyway.
+    sys.dont_write_bytecode = True
+    for directory in LAUNCHER_DIRS:
+        path = Path(directory, LAUNCHER) if directory else None
+        if path is not None and path.is_file():
+            spec = importlib.util.spec_from_file_location("edgerelay_mtprotoproxy", path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules["edgerelay_mtprotoproxy"] = module
+            spec.loader.exec_module(module)
+            return module
+    raise SystemExit(f"mtproxy-lab: {LAUNCHER} not found in {[d for d in LAUNCHER_DIRS if d]}")
 
 
-def load_mtprotoproxy(config_path: str):
-    # mtprotoproxy reads its config path from argv at import time.
-    sys.argv = ["mtprotoproxy", config_path]
-    spec = importlib.util.spec_from_file_location("mtprotoproxy", MTPROTOPROXY_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+launcher = import_launcher()
 
 
-def patch_start_server() -> None:
-    original = asyncio.start_server
+def legacy_environ(environ) -> dict[str, str]:
+    """telegrammessenger/proxy's interface mapped onto the MTPROXY_ names."""
+    environ = dict(environ)
+    if not environ.get("MTPROXY_USERS", "").strip() and environ.get("SECRET", "").strip():
+        users = []
+        for index, secret in enumerate(environ["SECRET"].split(","), start=1):
+            secret = secret.strip().lower()
+            if len(secret) == 34 and secret.startswith("dd"):
+                secret = secret[2:]
+            if not launcher.HEX32.fullmatch(secret):
+                raise launcher.SettingsError(f"SECRET #{index} is not 32 hex characters")
+            users.append(f"tg{index}:{secret}")
+        environ["MTPROXY_USERS"] = ",".join(users)
+    for old, new in (
+        ("PORT", "MTPROXY_PORT"),
+        ("STATS_PRINT_PERIOD", "MTPROXY_STATS_PRINT_PERIOD"),
+    ):
+        if environ.get(old, "").strip() and not environ.get(new, "").strip():
+            environ[new] = environ[old]
+    return environ
 
-    # `loop` is accepted and dropped on purpose (removed from asyncio.start_server in 3.10).
-    def start_server(callback, *args, loop=None, **kwargs):
-        async def logged(reader, writer):
-            peer = writer.get_extra_info("peername") or ("?", "?")
-            print(f"accepted peer {peer[0]} {peer[1]}", flush=True)
-            await callback(reader, writer)
 
-        return original(logged, *args, **kwargs)
+def upstream(environ) -> tuple[str, int]:
+    host, _, port = environ.get("LAB_UPSTREAM", "127.0.0.1:9").strip().rpartition(":")
+    if not host or not port.isdigit():
+        raise launcher.SettingsError("LAB_UPSTREAM must be host:port")
+    return host.strip("[]"), int(port)
 
-    asyncio.start_server = start_server
+
+def adjust_settings(environ, settings):
+    upstream(environ)  # checked before anything starts
+    listen = environ.get("LAB_LISTEN_ADDR", "0.0.0.0").strip() or "0.0.0.0"
+    return dataclasses.replace(settings, extra={**settings.extra, "LISTEN_ADDR_IPV4": listen})
+
+
+def log_peer(peer) -> None:
+    print(f"accepted peer {peer[0]} {peer[1]}", flush=True)
+
+
+def adjust_module(module, settings) -> None:
+    host, port = upstream(os.environ)
+    module.my_ip_info = {"ipv4": os.environ.get("LAB_PUBLIC_IP", "127.0.0.1"), "ipv6": None}
+    module.TG_DATACENTERS_V4 = [host] * len(module.TG_DATACENTERS_V4)
+    module.TG_DATACENTERS_V6 = [host] * len(module.TG_DATACENTERS_V6)
+    module.TG_DATACENTER_PORT = port
+
+    if settings.proxy_protocol:
+        # The client's address is the one in the PROXY header: log what mtprotoproxy parsed.
+        parse_header = module.handle_proxy_protocol
+
+        async def handle_proxy_protocol(reader, peer=None):
+            result = await parse_header(reader, peer)
+            if result:
+                log_peer(result)
+            return result
+
+        module.handle_proxy_protocol = handle_proxy_protocol
+    else:
+        handle = module.handle_client_wrapper
+
+        async def handle_client_wrapper(reader, writer):
+            log_peer(writer.get_extra_info("peername") or ("?", "?"))
+            await handle(reader, writer)
+
+        module.handle_client_wrapper = handle_client_wrapper
+    print(f"mtproxy-lab: upstream {host}:{port} in place of Telegram, no lookups", flush=True)
 
 
 def main() -> None:
-    secrets = read_secrets()
-    port = int(os.environ.get("PORT", "443"))
-    upstream_host, _, upstream_port = os.environ.get("LAB_UPSTREAM", "127.0.0.1:9").rpartition(":")
-    config_path = write_config(port, secrets)
-    mtp = load_mtprotoproxy(config_path)
-    mtp.init_config()
-    mtp.my_ip_info = {"ipv4": os.environ.get("LAB_PUBLIC_IP", "127.0.0.1"), "ipv6": None}
-    mtp.TG_DATACENTERS_V4 = [upstream_host] * len(mtp.TG_DATACENTERS_V4)
-    mtp.TG_DATACENTERS_V6 = [upstream_host] * len(mtp.TG_DATACENTERS_V6)
-    mtp.TG_DATACENTER_PORT = int(upstream_port)
-    patch_start_server()
-    print(
-        f"mtproxy-lab: mtprotoproxy listening on 0.0.0.0:{port} for {len(secrets)} secret(s), "
-        f"upstream {upstream_host}:{upstream_port}, no middle proxy, no masking",
-        flush=True,
-    )
-    asyncio.set_event_loop(asyncio.new_event_loop())
-    mtp.main()
+    try:
+        environ = legacy_environ(os.environ)
+    except launcher.SettingsError as error:
+        print(f"mtproxy-lab: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    launcher.start(environ, adjust_settings=adjust_settings, adjust_module=adjust_module)
 
 
 if __name__ == "__main__":
