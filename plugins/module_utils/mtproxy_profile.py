@@ -103,7 +103,8 @@ def validate_profile(data, source="profile"):
     for key, required in _TOP_KEYS.items():
         if required and key not in data:
             _fail(source, f"{key} is required")
-    if type(data["schema"]) is not int or data["schema"] != SCHEMA:
+    schema = data["schema"]
+    if not isinstance(schema, int) or isinstance(schema, bool) or schema != SCHEMA:
         _fail(source, f"schema must be {SCHEMA}, got {data['schema']!r}")
     profile = {"description": str(_require(data, "description", str, source))}
     image = _require(data, "image", str, source)
