@@ -120,8 +120,7 @@ def test_mtproxy_stack_faketls_replay_proof_and_proxy_protocol(run_playbook, tmp
     # starts like a TLS handshake record; anything else goes on at once (to be masked).
     assert "tcp-request content accept if { req.len ge 43 }" in frontend
     assert (
-        "tcp-request content accept if { req.len ge 1 } !{ req.payload(0,1) -m bin 16 }"
-        in frontend
+        "tcp-request content accept if { req.len ge 1 } !{ req.payload(0,1) -m bin 16 }" in frontend
     )
     backend = section(config, "backend mtproxies")
     assert (
