@@ -124,7 +124,7 @@ lab: bootstrap ## Bring up the local lab (systemd host in Docker), deploy, verif
 
 .PHONY: lab-down
 lab-down: ## Remove the lab host container, its Docker volume and network
-	-docker rm -f edgerelay-lab edgerelay-lab-mask edgerelay-bench edgerelay-bench-client edgerelay-bench-direct
+	-docker rm -f edgerelay-lab edgerelay-lab-mask edgerelay-bench edgerelay-bench-client edgerelay-bench-direct edgerelay-bench-faketls edgerelay-bench-mask
 	-docker volume rm edgerelay-lab-docker edgerelay-bench-docker
 	-docker network rm edgerelay-lab
 

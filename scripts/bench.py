@@ -15,6 +15,12 @@ backend, alternating A, B, A, B ...; medians reported):
                     time to first byte from one sequential client
   CPU cost          the machine's busy CPU time per GB and per 1000 connections, A and B
   failover          replica stopped during a steady client loop: detection, failed connects
+  FakeTLS           the bench host redeployed with the lab's real mtprotoproxy
+                    (lab/bench-faketls-inventory.yml) and authenticated FakeTLS sessions
+                    (molecule/shared/files/faketls_load.py): bulk throughput and session
+                    rate through HAProxy vs directly to one replica, 2 vs 1 replicas,
+                    balance hash vs leastconn, held sessions up to the fd limit, a replica
+                    killed during a loop
   Xray failover     the Xray proxy node of the `xray` Molecule scenario (proxy, two foreign
                     backends, client, destination): one backend's Xray stopped during a
                     loop of requests through the proxy: detection, failed requests
@@ -51,6 +57,24 @@ NETWORK = "edgerelay-lab"
 INVENTORY = "lab/bench-inventory.yml"
 BASE_IMAGE = "edgerelay/debian12-systemd:latest"
 ADMIN = "/run/haproxy/admin.sock"
+# lab/up.yml also runs the lab's masking host: the bench gets its own name and address, so
+# that the lab's (edgerelay-lab-mask, 10.251.77.10) is never touched.
+BENCH_MASK = "edgerelay-bench-mask"
+LAB_HOST_VARS = json.dumps(
+    {
+        "lab_published_ports": [],
+        "lab_mask_container": BENCH_MASK,
+        "lab_mask_address": "10.251.77.211",
+    }
+)
+# FakeTLS section: the client runs where python3-cryptography is, i.e. in the lab MTProxy
+# image; the direct client (B) runs in that image on the bench host's own network stack.
+FAKETLS_INVENTORY = "lab/bench-faketls-inventory.yml"
+FAKETLS_CLIENT = "edgerelay-bench-faketls"
+FAKETLS_IMAGE = "edgerelay/mtproxy-lab:latest"
+FAKETLS_DIRECT = "ftl-direct"  # a container inside the bench host (host network)
+FAKETLS_DOMAIN = "www.edgerelay.test"
+SINK_PORT = 9443
 ENV = dict(
     os.environ,
     PATH=f"{ROOT / '.venv/bin'}:{os.environ.get('PATH', '')}",
@@ -79,9 +103,9 @@ def dexec(container: str, command: str, check: bool = True, timeout: float = 600
     return run(["docker", "exec", container, "bash", "-c", command], check, timeout)[0]
 
 
-def playbook(*args: str) -> tuple[float, int]:
+def playbook(*args: str, inventory: str = INVENTORY) -> tuple[float, int]:
     """Run ansible-playbook; return (seconds, changed tasks on the bench host)."""
-    out, seconds = run(["ansible-playbook", "-i", INVENTORY, *args])
+    out, seconds = run(["ansible-playbook", "-i", inventory, *args])
     recap = re.search(rf"^{HOST}\s*:\s*ok=\d+\s+changed=(\d+)", out, re.MULTILINE)
     return seconds, int(recap.group(1)) if recap else -1
 
@@ -145,7 +169,7 @@ def take_file(container: str, path: str, timeout: float = 600) -> str:
 
 
 def teardown() -> None:
-    for name in (HOST, CLIENT, DIRECT_CLIENT):
+    for name in (HOST, CLIENT, DIRECT_CLIENT, FAKETLS_CLIENT, BENCH_MASK):
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
     subprocess.run(["docker", "volume", "rm", f"{HOST}-docker"], capture_output=True)
 
@@ -159,7 +183,7 @@ def median(values: list[float]) -> float:
 
 def measure_converge(results: dict, reruns: int) -> None:
     log("converge: full deploy on a fresh lab host")
-    seconds, changed = playbook("lab/up.yml", "-e", '{"lab_published_ports": []}')
+    seconds, changed = playbook("lab/up.yml", "-e", LAB_HOST_VARS)
     results["converge_full"] = (seconds, changed, 1)
     log(f"converge: {reruns} idempotent re-runs")
     runs = [playbook("playbooks/deploy.yml") for _ in range(reruns)]
@@ -434,6 +458,318 @@ def measure_mtproxy(results: dict, smoke: bool) -> None:
     measure_failover(results, via, rounds=1 if smoke else 3, conns=200 if smoke else 600, rate=40)
 
 
+# --- FakeTLS: the real mtprotoproxy with authenticated sessions ----------------------------
+
+
+def faketls_secret() -> str:
+    """The bench user's ee secret (from the FakeTLS inventory); never printed."""
+    text = (ROOT / FAKETLS_INVENTORY).read_text()
+    key = re.search(r"secret:\s*([0-9a-f]{32})", text).group(1)
+    return "ee" + key + FAKETLS_DOMAIN.encode().hex()
+
+
+def put_file(container: str, path: str, data: str) -> None:
+    """Write data into container:path through stdin (it never shows on a command line)."""
+    subprocess.run(
+        ["docker", "exec", "-i", container, "sh", "-c", f"umask 077; cat > {path}"],
+        input=data,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+
+
+def faketls_deploy(client_ip: str, *args: str) -> tuple[float, int]:
+    extra = {
+        "mtproxy_mask_host": client_ip,
+        "mtproxy_container_env": {"LAB_UPSTREAM": f"{client_ip}:{SINK_PORT}"},
+    }
+    return playbook(
+        "playbooks/deploy.yml", "-e", json.dumps(extra), *args, inventory=FAKETLS_INVENTORY
+    )
+
+
+def start_faketls_client() -> str:
+    """The FakeTLS client container (A, and the sink every replica relays to); returns
+    its address."""
+    subprocess.run(["docker", "rm", "-f", FAKETLS_CLIENT], capture_output=True)
+    run(
+        [
+            "docker",
+            "run",
+            "-d",
+            "--pull",
+            "never",
+            "--name",
+            FAKETLS_CLIENT,
+            "--hostname",
+            FAKETLS_CLIENT,
+            "--user",
+            "root",
+            "--entrypoint",
+            "sleep",
+            "--sysctl",
+            "net.ipv4.ip_local_port_range=1024 65535",
+            "--sysctl",
+            "net.ipv4.tcp_tw_reuse=1",
+            "--network",
+            NETWORK,
+            FAKETLS_IMAGE,
+            "infinity",
+        ]
+    )
+    files = ROOT / "molecule/shared/files"
+    secret = faketls_secret()
+    for name in ("faketls_load.py", "mtproto_probe.py"):
+        run(["docker", "cp", str(files / name), f"{FAKETLS_CLIENT}:/usr/local/bin/"])
+    put_file(FAKETLS_CLIENT, "/root/ftl.secret", secret)
+    # One sink for A and B: the replicas have one LAB_UPSTREAM.
+    run(
+        [
+            "docker",
+            "exec",
+            "-d",
+            FAKETLS_CLIENT,
+            "python3",
+            "/usr/local/bin/faketls_load.py",
+            "sink",
+            "--sink-port",
+            str(SINK_PORT),
+        ]
+    )
+    return address(FAKETLS_CLIENT)
+
+
+def start_faketls_direct() -> None:
+    """The direct client (B) on the bench host, in the image the deploy loaded there."""
+    files = ROOT / "molecule/shared/files"
+    dexec(HOST, "mkdir -p /root/ftl && chmod 700 /root/ftl")
+    for name in ("faketls_load.py", "mtproto_probe.py"):
+        run(["docker", "cp", str(files / name), f"{HOST}:/root/ftl/"])
+    put_file(HOST, "/root/ftl/secret", faketls_secret())
+    dexec(HOST, f"docker rm -f {FAKETLS_DIRECT} >/dev/null 2>&1 || true")
+    dexec(
+        HOST,
+        f"docker run -d --pull never --name {FAKETLS_DIRECT} --network host --user root "
+        f"--entrypoint sleep -v /root/ftl:/opt/ftl:ro {FAKETLS_IMAGE} infinity",
+    )
+
+
+def ftl(side: str, command: str, *args: str, timeout: float = 900) -> dict:
+    """faketls_load.py: A in the FakeTLS client container through HAProxy, B on the bench
+    host straight to replica mtproxy1 (its bridge address, no NAT, no docker-proxy)."""
+    tail = " ".join(args)
+    if side == "A":
+        target = f"{address(HOST)}:443"
+        line = (
+            f'python3 /usr/local/bin/faketls_load.py {command} --proxy {target} --secret "$('
+            f'cat /root/ftl.secret)" --no-sink {tail}'
+        )
+        out = dexec(FAKETLS_CLIENT, line, check=False, timeout=timeout)
+    else:
+        line = (
+            f"python3 /opt/ftl/faketls_load.py {command} --proxy 10.250.0.2:443 "
+            f'--secret "$(cat /opt/ftl/secret)" --no-sink {tail}'
+        )
+        out = dexec(HOST, f"docker exec {FAKETLS_DIRECT} sh -c '{line}'", False, timeout)
+    lines = out.strip().splitlines()
+    if not lines:
+        raise SystemExit(f"[bench] faketls_load.py {command} ({side}) printed nothing")
+    return json.loads(lines[-1])
+
+
+def server_totals() -> dict[str, int]:
+    """stot (sessions so far) of each server of the MTProxy backend."""
+    totals = {}
+    for line in admin("show stat").splitlines():
+        fields = line.split(",")
+        if (
+            len(fields) > 17
+            and fields[0] == "mtproxies"
+            and fields[1] not in ("FRONTEND", "BACKEND")
+        ):
+            totals[fields[1]] = int(fields[7] or 0)
+    return totals
+
+
+def rss_kib(command: str) -> int:
+    out = dexec(HOST, command + " | awk '/VmRSS/ {s += $2} END {print s + 0}'")
+    return int(out.strip() or 0)
+
+
+def haproxy_rss() -> int:
+    return rss_kib("for p in $(pidof haproxy); do cat /proc/$p/status; done")
+
+
+def replica_rss(names: list[str]) -> int:
+    loop = " ".join(names)
+    return rss_kib(
+        f"for c in {loop}; do cat /proc/$(docker inspect -f '{{{{.State.Pid}}}}' $c)/status; done"
+    )
+
+
+def fd_limit(command: str) -> int:
+    out = dexec(HOST, command + " | awk '/Max open files/ {print $4; exit}'").strip()
+    return int(out) if out.isdigit() else 0
+
+
+def measure_faketls(results: dict, smoke: bool) -> None:
+    client_ip = start_faketls_client()
+    log("faketls: redeploy the bench host with the lab's mtprotoproxy (FakeTLS on)")
+    faketls_deploy(client_ip)
+    start_faketls_direct()
+    wait_states({"mtp1": "UP", "mtp2": "UP"})
+    pairs = 1 if smoke else 5
+    bulk_bytes = (16 if smoke else 256) << 20
+    seconds = "2" if smoke else "8"
+
+    log(f"faketls: {pairs} A/B pairs through HAProxy vs directly to mtproxy1")
+    admin("set server mtproxies/mtp2 state maint")
+    wait_states({"mtp1": "UP", "mtp2": "MAINT"})
+    tput, rate, fails = {"A": [], "B": []}, {"A": [], "B": []}, 0
+    for _ in range(pairs):
+        for side in ("A", "B"):
+            bulk = ftl(side, "bulk", "--bytes", str(bulk_bytes))
+            tput[side].append(bulk.get("mbit_per_s", 0.0))
+            fails += int(bulk.get("bytes", 0) != bulk_bytes)
+            burst = ftl(side, "rate", "--seconds", seconds, "--parallel", "8")
+            rate[side].append(burst["sessions_per_s"])
+            fails += burst["failed"]
+    admin("set server mtproxies/mtp2 state ready")
+    wait_states({"mtp1": "UP", "mtp2": "UP"})
+    results["ftl_bulk"] = (median(tput["A"]), median(tput["B"]), pairs)
+    results["ftl_rate"] = (median(rate["A"]), median(rate["B"]), pairs, 8, fails)
+
+    log(f"faketls: aggregate throughput, 2 vs 1 replicas ({pairs} pairs, --tags scale)")
+    scaled = {1: [], 2: []}
+    for _ in range(pairs):
+        for replicas in (1, 2):
+            faketls_deploy(client_ip, "--tags", "scale", "-e", f"mtproxy_replicas={replicas}")
+            wait_states({f"mtp{i}": "UP" for i in range(1, replicas + 1)})
+            bulk = ftl("A", "bulk", "--bytes", str(bulk_bytes // 4), "--streams", "8")
+            scaled[replicas].append(bulk.get("mbit_per_s", 0.0))
+    results["ftl_scale"] = (median(scaled[2]), median(scaled[1]), pairs)
+
+    log(f"faketls: balance hash vs leastconn ({pairs} pairs)")
+    balance = {"hash": [], "leastconn": []}
+    spread = {"hash": [], "leastconn": []}
+    for _ in range(pairs):
+        for algorithm in ("leastconn", "hash"):
+            faketls_deploy(client_ip, "--tags", "config", "-e", f"mtproxy_balance={algorithm}")
+            wait_states({"mtp1": "UP", "mtp2": "UP"})
+            before = server_totals()
+            burst = ftl("A", "rate", "--seconds", seconds, "--parallel", "8")
+            after = server_totals()
+            counts = [after[name] - before.get(name, 0) for name in ("mtp1", "mtp2")]
+            balance[algorithm].append(burst["sessions_per_s"])
+            spread[algorithm].append(min(counts) / max(max(counts), 1))
+    results["ftl_balance"] = {
+        algorithm: (median(balance[algorithm]), median(spread[algorithm])) for algorithm in balance
+    }
+    results["ftl_balance_n"] = pairs
+
+    measure_faketls_held(results, smoke)
+    measure_faketls_failover(results, smoke)
+
+
+def measure_faketls_held(results: dict, smoke: bool) -> None:
+    """Held sessions across both replicas, as many as the open-files limits allow."""
+    client_limit = int(dexec(FAKETLS_CLIENT, "ulimit -Hn").strip())
+    haproxy_limit = fd_limit("cat /proc/$(pidof haproxy | awk '{print $1}')/limits")
+    replica_limit = fd_limit("cat /proc/$(docker inspect -f '{{.State.Pid}}' mtproxy1)/limits")
+    maxconn = 0
+    for line in admin("show info").splitlines():
+        if line.startswith("Maxconn:"):
+            maxconn = int(line.split()[1])
+    # A held session: 1 fd in the client, 1 in the sink, 2 in HAProxy (within its maxconn),
+    # 2 in a replica (client side and upstream).
+    allowed = min(client_limit, haproxy_limit // 2, maxconn, replica_limit)
+    count = 200 if smoke else int(allowed * 0.9)
+    log(
+        f"faketls: {count} held sessions (limits: client {client_limit}, HAProxy {haproxy_limit}"
+        f" fds / maxconn {maxconn}, replica {replica_limit})"
+    )
+    replicas = ["mtproxy1", "mtproxy2"]
+    time.sleep(2)
+    haproxy_before, replicas_before = haproxy_rss(), replica_rss(replicas)
+    dexec(FAKETLS_CLIENT, "rm -f /root/ftl.ready /root/ftl.release /root/ftl.hold")
+    line = (
+        f"python3 /usr/local/bin/faketls_load.py hold --proxy {address(HOST)}:443 "
+        f'--secret "$(cat /root/ftl.secret)" --no-sink --count {count} --parallel 32 '
+        "--ready-file /root/ftl.ready --release-file /root/ftl.release --timeout 900 "
+        "> /root/ftl.hold 2>&1"
+    )
+    run(["docker", "exec", "-d", FAKETLS_CLIENT, "bash", "-c", line])
+    ready = json.loads(take_file(FAKETLS_CLIENT, "/root/ftl.ready", timeout=900))
+    time.sleep(2)
+    haproxy_during, replicas_during = haproxy_rss(), replica_rss(replicas)
+    current = {}
+    for row in admin("show stat").splitlines():
+        fields = row.split(",")
+        if len(fields) > 17 and fields[0] == "mtproxies" and fields[1] in ("mtp1", "mtp2"):
+            current[fields[1]] = int(fields[4] or 0)
+    time.sleep(5)
+    dexec(FAKETLS_CLIENT, "touch /root/ftl.release")
+    deadline = time.monotonic() + 600
+    while not (out := dexec(FAKETLS_CLIENT, "cat /root/ftl.hold 2>/dev/null || true").strip()):
+        if time.monotonic() > deadline:
+            raise SystemExit("[bench] the FakeTLS hold never reported")
+        time.sleep(0.5)
+    held = json.loads(out.splitlines()[-1])
+    per = max(ready["held"], 1)
+    results["ftl_held"] = {
+        "count": count,
+        "held": held["held"],
+        "survived": held["survived"],
+        "dropped": held["dropped"] + (count - held["held"]),
+        "limits": (client_limit, haproxy_limit, maxconn, replica_limit),
+        "spread": current,
+        "haproxy_kib": (haproxy_during - haproxy_before) / per,
+        "replica_kib": (replicas_during - replicas_before) / per,
+    }
+
+
+def measure_faketls_failover(results: dict, smoke: bool) -> None:
+    rounds, count, rate = (1, 120, 40) if smoke else (3, 600, 40)
+    log(f"faketls failover: {rounds} rounds of {count} sessions at {rate}/s, mtproxy2 killed")
+    target = f"{address(HOST)}:443"
+    detections, failed, attempts, spans, kinds = [], 0, 0, 0, {}
+    for _ in range(rounds):
+        wait_states({"mtp1": "UP", "mtp2": "UP"})
+        dexec(FAKETLS_CLIENT, "rm -f /root/ftl.loop")
+        line = (
+            f"python3 /usr/local/bin/faketls_load.py loop --proxy {target} "
+            f'--secret "$(cat /root/ftl.secret)" --no-sink --count {count} --rate {rate} '
+            "--timeout 20 > /root/ftl.loop.tmp 2>&1; mv /root/ftl.loop.tmp /root/ftl.loop"
+        )
+        run(["docker", "exec", "-d", FAKETLS_CLIENT, "bash", "-c", line])
+        killer = (
+            f"sleep {count / rate / 3:.2f}; s=$(date +%s%N); docker kill mtproxy2 >/dev/null; "
+            f"until echo 'show stat' | socat stdio {ADMIN} | cut -d, -f1,2,18 "
+            "| grep -qx 'mtproxies,mtp2,DOWN'; do sleep 0.01; done; "
+            "echo $s $(( ($(date +%s%N) - s) / 1000000 ))"
+        )
+        killed_ns, detect_ms = dexec(HOST, killer, timeout=300).split()
+        detections.append(int(detect_ms) / 1000)
+        summary = json.loads(take_file(FAKETLS_CLIENT, "/root/ftl.loop", timeout=900))
+        failed += summary["failed"]
+        attempts += summary["attempts"]
+        for kind, number in summary["failure_kinds"].items():
+            kinds[kind] = kinds.get(kind, 0) + number
+        spans += summary["started_at"] < int(killed_ns) / 1e9 < summary["ended_at"]
+        dexec(HOST, "docker start mtproxy2 >/dev/null")
+    wait_states({"mtp1": "UP", "mtp2": "UP"})
+    results["ftl_failover"] = (
+        median(detections),
+        max(detections),
+        rounds,
+        failed,
+        attempts,
+        spans,
+        kinds,
+    )
+
+
 # --- report -------------------------------------------------------------------------
 
 
@@ -458,6 +794,96 @@ def ratio_row(label: str, a: float, b: float, unit: str, n: int, goal: float) ->
         f">= {goal:.2f}",
         "met" if ratio >= goal else "missed",
     )
+
+
+def faketls_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
+    rows = []
+    if "ftl_bulk" in results:
+        a, b, n = results["ftl_bulk"]
+        label = "FakeTLS bulk throughput (HAProxy+TPROXY / direct)"
+        rows.append(ratio_row(label, a, b, "Mbit/s", n, 0.90))
+    if "ftl_rate" in results:
+        a, b, n, parallel, fails = results["ftl_rate"]
+        ratio = a / b if b else 0
+        rows.append(
+            (
+                f"FakeTLS handshake+relay rate, {parallel} clients (HAProxy / direct)",
+                f"{ratio:.2f} ({a:.0f} / {b:.0f} sessions/s), {fails} failed",
+                f"n={n} pairs",
+                "report",
+                "-",
+            )
+        )
+    if "ftl_scale" in results:
+        two, one, n = results["ftl_scale"]
+        rows.append(
+            (
+                "FakeTLS aggregate throughput, 8 streams: 2 vs 1 replicas",
+                f"{two / one if one else 0:.2f}x ({two:.0f} / {one:.0f} Mbit/s)",
+                f"n={n} pairs",
+                "report",
+                "-",
+            )
+        )
+    if "ftl_balance" in results:
+        n = results["ftl_balance_n"]
+        for algorithm, (rate, spread) in results["ftl_balance"].items():
+            rows.append(
+                (
+                    f"FakeTLS balance {algorithm}: rate, spread (min/max stot)",
+                    f"{rate:.0f} sessions/s, spread {spread:.2f}",
+                    f"n={n} pairs",
+                    "report",
+                    "-",
+                )
+            )
+    if "ftl_held" in results:
+        held = results["ftl_held"]
+        client, fds, maxconn, replica = held["limits"]
+        spread = "/".join(str(v) for _, v in sorted(held["spread"].items()))
+        rows.append(
+            (
+                "FakeTLS held sessions through HAProxy, dropped",
+                f"{held['dropped']} of {held['count']} (per replica {spread})",
+                f"n={held['count']}",
+                "0",
+                "met" if held["dropped"] == 0 and held["held"] == held["count"] else "missed",
+            )
+        )
+        rows.append(
+            (
+                "FakeTLS held sessions: open-files limits",
+                f"client {client}, HAProxy {fds} (maxconn {maxconn}), replica {replica}",
+                "-",
+                "report",
+                "-",
+            )
+        )
+        rows.append(
+            (
+                "FakeTLS memory per held session",
+                f"HAProxy {held['haproxy_kib']:.1f} KiB, replica {held['replica_kib']:.1f} KiB",
+                f"n={held['count']}",
+                "report",
+                "-",
+            )
+        )
+    if "ftl_failover" in results:
+        det_med, det_max, rounds, failed, attempts, spans, kinds = results["ftl_failover"]
+        rows.append(
+            detection_row("FakeTLS replica killed: detection", det_med, det_max, rounds, 0.5)
+        )
+        what = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+        rows.append(
+            (
+                "FakeTLS failed new sessions, replica killed",
+                f"{failed} of {attempts}" + (f" ({what})" if what else ""),
+                f"n={rounds} rounds, {spans} spanning the kill",
+                "0",
+                "met" if failed == 0 and spans == rounds else "missed",
+            )
+        )
+    return rows
 
 
 def table(results: dict) -> list[tuple[str, str, str, str, str]]:
@@ -520,6 +946,7 @@ def table(results: dict) -> list[tuple[str, str, str, str, str]]:
                 "-",
             )
         )
+    rows += faketls_rows(results)
     for key, label in (
         ("converge_full", "converge: full deploy, fresh host"),
         ("converge_rerun", "converge: idempotent re-run"),
@@ -594,8 +1021,9 @@ def main() -> int:
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument(
         "--parts",
-        default="mtproxy,xray",
-        help="comma-separated: mtproxy (the MTProxy stack), xray (the Xray proxy node)",
+        default="mtproxy,faketls,xray",
+        help="comma-separated: mtproxy (the MTProxy stack), faketls (the MTProxy stack with "
+        "the real mtprotoproxy and FakeTLS sessions), xray (the Xray proxy node)",
     )
     args = parser.parse_args()
     smoke = args.smoke
@@ -605,6 +1033,11 @@ def main() -> int:
     try:
         if "mtproxy" in parts:
             measure_mtproxy(results, smoke)
+        if "faketls" in parts:
+            if "mtproxy" not in parts:
+                log("faketls: bring up the bench host")
+                playbook("lab/up.yml", "-e", LAB_HOST_VARS)
+            measure_faketls(results, smoke)
         if "xray" in parts:
             xray_teardown()
             try:
@@ -646,6 +1079,19 @@ def main() -> int:
                 "`xray` Molecule scenario; each round stops Xray on one backend a third into a",
                 "20/s loop of HTTP requests through the proxy (new connection each); detection",
                 "counts from the start of `systemctl stop` to DOWN on the proxy's admin socket.",
+                "FakeTLS: the bench host redeployed with the lab's mtprotoproxy 1.0.6",
+                "(lab/bench-faketls-inventory.yml); every session is a FakeTLS handshake whose",
+                "HMAC the client checks, then a packet relayed to a sink in the client container",
+                "(the replicas' LAB_UPSTREAM) and answered back through the proxy. A runs in that",
+                "client container through HAProxy; B runs on the bench host in the same image,",
+                "straight to mtproxy1's bridge address (no docker-proxy, no NAT), with mtp2 in",
+                "maintenance. 2 vs 1 replicas: --tags scale, 8 streams through HAProxy; each",
+                "replica is one Python process limited to one CPU, and the 2 cores also run",
+                "HAProxy, the client and the sink, so 2 replicas cannot double the throughput.",
+                "Balance: --tags config with mtproxy_balance, spread = min/max of the servers'",
+                "stot deltas. Held sessions: 90% of the smallest open-files budget (client and",
+                "sink 1 fd each, HAProxy 2 within maxconn, a replica 2), memory = RSS delta per",
+                "held session. The kill rounds `docker kill` mtproxy2 a third into a 40/s loop.",
                 "",
             ]
             Path(args.output).parent.mkdir(parents=True, exist_ok=True)
