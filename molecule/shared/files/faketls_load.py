@@ -347,10 +347,19 @@ async def run_loop(args, key: bytes, domain: str) -> tuple[dict, int]:
     started_wall, started = time.time(), time.monotonic()
 
     async def attempt() -> None:
+        # When the session started, and when it failed: a replica that dies loses only the
+        # sessions it had already accepted, which started before its death.
+        began = time.time()
         try:
             latencies.append(await one_session(args, key, domain))
         except SessionError as error:
-            failures.append({"kind": error.kind, "at_unix": round(time.time(), 3)})
+            failures.append(
+                {
+                    "kind": error.kind,
+                    "started_unix": round(began, 3),
+                    "at_unix": round(time.time(), 3),
+                }
+            )
         finally:
             limit.release()
 
