@@ -32,6 +32,7 @@ ARGUMENT_SPEC = {
     "mtproxy_mask_port": {"type": "int", "default": 443},
     "mtproxy_client_ip_mode": {"type": "str", "default": "tproxy"},
     "mtproxy_balance": {"type": "str", "default": "auto"},
+    "mtproxy_replay_cache_size": {"type": "int", "default": 32768},
     "mtproxy_replicas": {"type": "int"},
     "mtproxy_replicas_max": {"type": "int", "default": DEFAULT_REPLICAS_MAX},
     "mtproxy_base_port": {"type": "int"},

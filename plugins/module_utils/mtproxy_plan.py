@@ -80,6 +80,7 @@ PARAMETERS = (
     "mtproxy_mask_port",
     "mtproxy_client_ip_mode",
     "mtproxy_balance",
+    "mtproxy_replay_cache_size",
 )
 # Optional: mtproxy_replicas_max and mtproxy_container_port have defaults; the balance
 # algorithm is checked when given (the haproxy role's argument spec checks it in a deployment).
@@ -99,8 +100,15 @@ OPTIONAL_PARAMETERS = (
     "mtproxy_mask_port",
     "mtproxy_client_ip_mode",
     "mtproxy_balance",
+    "mtproxy_replay_cache_size",
 )
 CLIENT_IP_MODES = ("tproxy", "proxy_protocol", "none")
+# Handshakes each replica remembers against replays (mtprotoproxy's REPLAY_CHECK_LEN). A
+# replay that has left the cache is caught only by the clock check (hellos more than 10 minutes
+# old are refused).
+DEFAULT_REPLAY_CACHE_SIZE = 32768
+REPLAY_CACHE_MIN = 1024
+REPLAY_CACHE_MAX = 10_000_000
 BALANCE_CHOICES = ("auto", "hash", "leastconn")
 # The user of the one-user shorthand (mtproxy_secret, or a generated secret).
 DEFAULT_USER = "default"
@@ -717,6 +725,13 @@ def _plan_implementation(values, plan, container_port):
         if len(users) > 1 and not features["several_users"]:
             raise PlanError("mtproxy_users", f"{name} takes one secret only")
     replay_cache = bool(features and features["replay_cache"])
+    replay_cache_size = values.get("mtproxy_replay_cache_size")
+    replay_cache_size = _check_int(
+        DEFAULT_REPLAY_CACHE_SIZE if replay_cache_size in (None, "") else replay_cache_size,
+        "mtproxy_replay_cache_size",
+        REPLAY_CACHE_MIN,
+        REPLAY_CACHE_MAX,
+    )
     if balance == "auto":
         balance = "hash" if replay_cache else "leastconn"
     hash_payload = {}
@@ -737,6 +752,7 @@ def _plan_implementation(values, plan, container_port):
             "mask_port": mask["port"] if mask else None,
             "proxy_protocol": mode == "proxy_protocol",
             "port": container_port,
+            "replay_cache_size": replay_cache_size if replay_cache else None,
         }
         try:
             result["container"] = container_settings(profile, settings)

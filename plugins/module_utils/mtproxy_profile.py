@@ -40,6 +40,7 @@ SETTINGS = {
     "mask_port": ("plain",),
     "proxy_protocol": ("bool01", "truefalse"),
     "port": ("plain",),
+    "replay_cache_size": ("plain",),
 }
 VIAS = ("env", "arg", "file")
 _TOP_KEYS = {
@@ -247,7 +248,7 @@ def container_settings(profile, settings):
         if spec is None:
             if name in ("tls_only", "proxy_protocol") and value is False:
                 continue
-            if name == "port":
+            if name in ("port", "replay_cache_size"):
                 continue
             raise ProfileError(
                 "mtproxy_implementation", f"the profile has no way to pass the setting {name}"

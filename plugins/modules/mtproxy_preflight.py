@@ -79,6 +79,12 @@ options:
     type: str
     choices: [auto, hash, leastconn]
     default: auto
+  mtproxy_replay_cache_size:
+    description:
+      - Handshakes each replica remembers against replays, 1024 to 10000000; passed only to an
+        implementation with a replay cache.
+    type: int
+    default: 32768
   mtproxy_replicas:
     description: Number of MTProxy containers, 1 to O(mtproxy_replicas_max).
     type: int

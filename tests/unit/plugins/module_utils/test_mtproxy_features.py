@@ -137,6 +137,7 @@ def test_mtprotoproxy_with_a_tls_domain():
         "MTPROXY_MASK_PORT": "443",
         "MTPROXY_PROXY_PROTOCOL": "0",
         "MTPROXY_PORT": "443",
+        "MTPROXY_REPLAY_CHECK_LEN": "32768",
     }
     # No secret reaches the environment: the users are a file, re-read on SIGUSR2.
     for value in plan["container"]["env"].values():
@@ -698,3 +699,21 @@ def test_invalid_secrets_are_reported_without_echo(secret, as_user):
     error = plan_error(params, variable)
     assert secret not in str(error)
     assert_not_leaked(secret, error)
+
+
+def test_replay_cache_size_reaches_an_implementation_with_a_replay_cache():
+    params = {**MTP, "mtproxy_replay_cache_size": 100000}
+    assert validate(params)["container"]["env"]["MTPROXY_REPLAY_CHECK_LEN"] == "100000"
+    assert validate(MTP)["container"]["env"]["MTPROXY_REPLAY_CHECK_LEN"] == "32768"
+
+
+@pytest.mark.parametrize("size", [0, 1023, 10_000_001, True, "many"])
+def test_replay_cache_size_is_checked(size):
+    with pytest.raises(PlanError) as excinfo:
+        validate({**MTP, "mtproxy_replay_cache_size": size})
+    assert excinfo.value.variable == "mtproxy_replay_cache_size"
+
+
+def test_replay_cache_size_is_not_passed_without_a_replay_cache():
+    env = validate(OFF)["container"]["env"]
+    assert set(env) == {"SECRET"}
