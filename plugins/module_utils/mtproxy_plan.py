@@ -86,22 +86,14 @@ PARAMETERS = (
 # algorithm is checked when given (the haproxy role's argument spec checks it in a deployment).
 # Without mtproxy_profile nothing is checked against an implementation's features and the
 # plan has no container settings (the unit tests of the replica plan).
-OPTIONAL_PARAMETERS = (
-    "mtproxy_secret",
-    "mtproxy_replicas_max",
-    "haproxy_balance_algorithm",
-    "mtproxy_container_port",
-    "mtproxy_implementation",
-    "mtproxy_profile",
-    "mtproxy_users",
-    "mtproxy_generated_secrets",
-    "mtproxy_tls_domain",
-    "mtproxy_mask_host",
-    "mtproxy_mask_port",
-    "mtproxy_client_ip_mode",
-    "mtproxy_balance",
-    "mtproxy_replay_cache_size",
+REQUIRED_PARAMETERS = (
+    "mtproxy_replicas",
+    "mtproxy_base_port",
+    "mtproxy_network_subnet",
+    "haproxy_port",
+    "haproxy_stats_port",
 )
+OPTIONAL_PARAMETERS = tuple(name for name in PARAMETERS if name not in REQUIRED_PARAMETERS)
 CLIENT_IP_MODES = ("tproxy", "proxy_protocol", "none")
 # Handshakes each replica remembers against replays (mtprotoproxy's REPLAY_CHECK_LEN). A
 # replay that has left the cache is caught only by the clock check (hellos more than 10 minutes

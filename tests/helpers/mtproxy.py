@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.conftest import REPO_ROOT
+from tests.helpers.haproxy import render_haproxy
 
 SDIST = REPO_ROOT / ".cache" / "dist" / "mtprotoproxy-1.0.6.tar.gz"
 SDIST_SHA256 = "a397f0aa6b3cba85ab8eece3c872f052927c8d62f870f8e2e3dc0a52690e661d"
@@ -193,48 +194,6 @@ def probe(
     lines = done.stdout.strip().splitlines()
     assert lines, f"the probe printed nothing: {done.stderr}"
     return ProbeResult(done.returncode, json.loads(lines[-1]), done.stderr)
-
-
-def render_haproxy(directory: Path, extra: dict) -> Path:
-    """haproxy.cfg from the haproxy role's template and defaults, rendered by Ansible."""
-    config = directory / "haproxy.cfg"
-    extra = {
-        "haproxy_bind_address": "127.0.0.1",
-        "haproxy_admin_socket": str(directory / "admin.sock"),
-        "haproxy_splice": False,
-        "ansible_python_interpreter": sys.executable,
-        **extra,
-    }
-    render = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("ansible")),
-            "localhost",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-m",
-            "ansible.builtin.template",
-            "-a",
-            f"src={REPO_ROOT}/roles/haproxy/templates/haproxy.cfg.j2 dest={config} mode=0644",
-            "-e",
-            f"@{REPO_ROOT}/roles/shared/defaults/main.yml",
-            "-e",
-            f"@{REPO_ROOT}/roles/haproxy/defaults/main.yml",
-            "-e",
-            json.dumps(extra),
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(
-            os.environ,
-            ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"),
-            ANSIBLE_COLLECTIONS_PATH=str(REPO_ROOT / ".collections"),
-        ),
-        check=False,
-    )
-    assert render.returncode == 0, render.stdout + render.stderr
-    return config
 
 
 @contextlib.contextmanager

@@ -16,13 +16,12 @@ does not.
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
 import signal
 
 import pytest
 
+from tests.helpers.haproxy import needs_haproxy
 from tests.helpers.mtproxy import (
     ee_secret,
     extract_mtprotoproxy,
@@ -37,10 +36,6 @@ from tests.helpers.mtproxy import (
 from tests.helpers.net import free_port
 
 pytestmark = pytest.mark.skipif(sdist_problem() is not None, reason=str(sdist_problem()))
-needs_haproxy = pytest.mark.skipif(
-    not shutil.which("haproxy") or os.geteuid() != 0,
-    reason="needs Debian's haproxy package (scripts/bootstrap.sh installs it) and root",
-)
 
 DOMAIN = "mask.lab.example"
 KEY = secrets.token_hex(16)

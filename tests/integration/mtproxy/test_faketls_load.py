@@ -9,14 +9,13 @@ config, and the tool's own sink is the replicas' LAB_UPSTREAM. What is checked i
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
 import socket
 import subprocess
 
 import pytest
 
+from tests.helpers.haproxy import needs_haproxy
 from tests.helpers.mtproxy import (
     FILES,
     PYTHON,
@@ -30,10 +29,6 @@ from tests.helpers.mtproxy import (
 from tests.helpers.net import free_port
 
 pytestmark = pytest.mark.skipif(sdist_problem() is not None, reason=str(sdist_problem()))
-needs_haproxy = pytest.mark.skipif(
-    not shutil.which("haproxy") or os.geteuid() != 0,
-    reason="needs Debian's haproxy package (scripts/bootstrap.sh installs it) and root",
-)
 
 TOOL = FILES / "faketls_load.py"
 DOMAIN = "www.edgerelay.test"

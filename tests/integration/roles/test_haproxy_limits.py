@@ -14,27 +14,20 @@ Nothing here depends on timing beyond generous deadlines: every wait polls.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
 import signal
 import socket
 import socketserver
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.helpers.haproxy import needs_haproxy, render_haproxy
 from tests.helpers.net import free_port
 
-pytestmark = pytest.mark.skipif(
-    not shutil.which("haproxy") or os.geteuid() != 0,
-    reason="needs Debian's haproxy package (scripts/bootstrap.sh installs it) and root",
-)
+pytestmark = needs_haproxy
 
 # A small global limit, so that a flood of the stats port could use it all up.
 GLOBAL_MAXCONN = 100
@@ -61,52 +54,21 @@ def haproxy(tmp_path_factory):
     echo = EchoServer(("127.0.0.1", 0), Echo)
     threading.Thread(target=echo.serve_forever, daemon=True).start()
     ports = {"client": free_port(), "stats": free_port()}
-    config = tmp / "haproxy.cfg"
-    extra = {
-        "haproxy_port": ports["client"],
-        "haproxy_stats_port": ports["stats"],
-        "haproxy_bind_address": "127.0.0.1",
-        "haproxy_admin_socket": str(tmp / "admin.sock"),
-        "haproxy_servers": [
-            {"name": "echo", "address": "127.0.0.1", "port": echo.server_address[1]}
-        ],
-        "haproxy_maxconn": GLOBAL_MAXCONN,
-        "haproxy_stats_maxconn": STATS_MAXCONN,
-        "haproxy_stats_timeout": "1s",
-        "haproxy_source_max_connections": SOURCE_MAX,
-        "haproxy_client_first_timeout": "1s",
-        "haproxy_splice": False,
-        "ansible_python_interpreter": sys.executable,
-    }
-    render = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("ansible")),
-            "localhost",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-m",
-            "ansible.builtin.template",
-            "-a",
-            f"src={REPO_ROOT}/roles/haproxy/templates/haproxy.cfg.j2 dest={config} mode=0644",
-            "-e",
-            f"@{REPO_ROOT}/roles/shared/defaults/main.yml",
-            "-e",
-            f"@{REPO_ROOT}/roles/haproxy/defaults/main.yml",
-            "-e",
-            json.dumps(extra),
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(
-            os.environ,
-            ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"),
-            ANSIBLE_COLLECTIONS_PATH=str(REPO_ROOT / ".collections"),
-        ),
-        check=False,
+    config = render_haproxy(
+        tmp,
+        {
+            "haproxy_port": ports["client"],
+            "haproxy_stats_port": ports["stats"],
+            "haproxy_servers": [
+                {"name": "echo", "address": "127.0.0.1", "port": echo.server_address[1]}
+            ],
+            "haproxy_maxconn": GLOBAL_MAXCONN,
+            "haproxy_stats_maxconn": STATS_MAXCONN,
+            "haproxy_stats_timeout": "1s",
+            "haproxy_source_max_connections": SOURCE_MAX,
+            "haproxy_client_first_timeout": "1s",
+        },
     )
-    assert render.returncode == 0, render.stdout + render.stderr
     pidfile = tmp / "haproxy.pid"
     started = subprocess.run(
         ["haproxy", "-D", "-p", str(pidfile), "-f", str(config)], capture_output=True, text=True
