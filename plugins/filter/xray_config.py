@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from ansible.errors import AnsibleFilterError
-from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_common import is_list
+from ansible_collections.edgerelay.proxy.plugins.module_utils.types import without_omitted
 from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_config import (
     ConfigError,
     build_config,
@@ -81,26 +79,32 @@ options:
         type: dict
         default: {}
       public:
-        description: The node's own VLESS-REALITY inbound, C(public) on a proxy, C(client) on
-          a backend.
+        description: The node's own VLESS-REALITY inbounds, C(public-<port>) on a proxy,
+          C(client-<port>) on a backend, all with the same users and REALITY settings.
         type: dict
         required: true
         suboptions:
-          port:
-            description: Port (C(xray_port)). Strings of digits are accepted, booleans are not.
-            type: int
+          inbounds:
+            description:
+              - The inbounds (C(xray_inbounds)), a non-empty list of mappings with C(transport)
+                and C(port) and the transport's options; ports are unique.
+              - C(tcp-vision) is raw TCP with REALITY and the C(xtls-rprx-vision) flow; it
+                takes no options.
+              - C(xhttp) is XHTTP with REALITY and no flow; options C(path) (a URL path
+                starting with C(/), default C(/)) and C(mode) (C(auto), C(packet-up),
+                C(stream-up), C(stream-one); default C(auto)) become its C(xhttpSettings).
+              - Ports are strings of digits or integers, booleans are not.
+            type: list
+            elements: dict
             required: true
-          transport:
-            description: Transport of the inbound (C(xray_transport)). C(tcp-vision) is raw TCP
-              with REALITY and the C(xtls-rprx-vision) flow.
-            type: str
-            default: tcp-vision
-            choices: [tcp-vision]
           users:
             description:
               - Clients (C(xray_users)), each a mapping of exactly C(id) and C(email).
               - C(id) is a UUID in canonical form (8-4-4-4-12 hexadecimal digits); Xray would
                 silently derive an unrelated id from other strings of up to 30 characters.
+              - An optional C(fingerprint) (one of the uTLS names of O(_input.fingerprint)) is
+                for the user's links only (C(edgerelay.proxy.xray_links)); it never reaches the
+                config.
               - C(email) is a name without whitespace or control characters.
               - No two users share an id or an email (emails compared ignoring case, as Xray
                 does).
@@ -144,10 +148,16 @@ options:
         type: dict
         suboptions:
           transport:
-            description: Transport of the relay hop, on both ends (C(xray_relay_transport)).
+            description: Transport of the relay hop, on both ends (C(xray_relay_transport)),
+              as for an inbound of O(_input.public.inbounds).
             type: str
-            default: tcp-vision
-            choices: [tcp-vision]
+            default: xhttp
+            choices: [tcp-vision, xhttp]
+          options:
+            description: Options of that transport (C(xray_relay_transport_options)), as on an
+              inbound (C(path) and C(mode) for C(xhttp)); defaults filled in.
+            type: dict
+            default: {}
           name:
             description: Email of the relay client, a name without whitespace or control
               characters (C(xray_relay_name)). Backend only.
@@ -189,8 +199,10 @@ options:
           Required on a proxy.
         type: str
       fingerprint:
-        description: TLS fingerprint of the C(foreign-pool) outbound
-          (C(xray_relay_fingerprint)). Proxy only.
+        description: uTLS fingerprint of the C(foreign-pool) outbound (C(xray_fingerprint)), one
+          of C(chrome), C(firefox), C(safari), C(ios), C(android), C(edge), C(360), C(qq),
+          C(random), C(randomized), C(randomizednoalpn) (not C(unsafe), not empty, which is Go's own
+          ClientHello). Proxy only.
         type: str
         default: chrome
       own_addresses:
@@ -243,7 +255,7 @@ EXAMPLES = r"""
       log_level: "{{ xray_log_level }}"
       dns_hosts: "{{ xray_dns_hosts }}"
       public:
-        port: "{{ xray_port }}"
+        inbounds: "{{ xray_inbounds }}"
         users: "{{ xray_users }}"
         reality:
           target: "{{ xray_reality_target }}"
@@ -259,6 +271,8 @@ EXAMPLES = r"""
       own_addresses: "{{ xray_own_addresses }}"
       allowed_private_networks: "{{ xray_allowed_private_networks }}"
     xray_relay:
+      transport: "{{ xray_relay_transport }}"
+      options: "{{ xray_relay_transport_options }}"
       name: "{{ xray_relay_name }}"
       server_name: "{{ xray_relay_server_name }}"
       port: "{{ xray_relay_port }}"
@@ -272,7 +286,7 @@ EXAMPLES = r"""
 #     hosts: {}
 #     servers: [{address: localhost, unexpectedIPs: [<the ip lists of both block rules>]}]
 #   inbounds:
-#     - tag: public
+#     - tag: public-443
 #       listen: 0.0.0.0
 #       port: 443
 #       protocol: vless
@@ -282,7 +296,7 @@ EXAMPLES = r"""
 #       streamSettings:
 #         network: tcp
 #         security: reality
-#         realitySettings: {target: "www.microsoft.com:443", serverNames: [www.microsoft.com],
+#         realitySettings: {target: "www.example.net:443", serverNames: [www.example.net],
 #                           privateKey: <key>, shortIds: [<short id>]}
 #   outbounds:
 #     - tag: foreign-pool
@@ -291,12 +305,13 @@ EXAMPLES = r"""
 #         vnext:
 #           - address: 127.0.0.1
 #             port: 10443
-#             users: [{id: <relay uuid>, encryption: none, flow: xtls-rprx-vision}]
+#             users: [{id: <relay uuid>, encryption: none}]
 #       streamSettings:
-#         network: tcp
+#         network: xhttp
 #         security: reality
-#         realitySettings: {serverName: www.microsoft.com, publicKey: <relay public key>,
+#         realitySettings: {serverName: www.vpn-de.example.org, publicKey: <relay public key>,
 #                           shortId: <relay short id>, fingerprint: chrome}
+#         xhttpSettings: {path: /, mode: auto}
 #     - {tag: direct, protocol: freedom, settings: {domainStrategy: ForceIPv4}}
 #     - {tag: block, protocol: blackhole}
 #   routing:
@@ -330,7 +345,8 @@ _value:
         <the blocked networks>}]})."
       type: dict
     inbounds:
-      description: C([public]) on a proxy; C([client]) or C([client, relay]) on a backend.
+      description: C(public-<port>) per inbound on a proxy; C(client-<port>) per inbound, then
+        C(relay) when relayed through, on a backend.
       type: list
       elements: dict
     outbounds:
@@ -343,30 +359,11 @@ _value:
       type: dict
 """
 
-# `omit` is a sentinel object since ansible-core 2.19 and a placeholder string before.
-_OMIT_TYPE_NAME = "_OmitType"
-_OMIT_PREFIX = "__omit_place_holder__"
-
-
-def _is_omitted(value):
-    if type(value).__name__ == _OMIT_TYPE_NAME:
-        return True
-    return isinstance(value, str) and value.startswith(_OMIT_PREFIX)
-
-
-def _without_omitted(value):
-    """The input with every ``omit`` value left out (mappings) or dropped (lists)."""
-    if isinstance(value, Mapping):
-        return {key: _without_omitted(item) for key, item in value.items() if not _is_omitted(item)}
-    if is_list(value):
-        return [_without_omitted(item) for item in value if not _is_omitted(item)]
-    return value
-
 
 def xray_config(node):
     """Filter wrapper around module_utils.xray_config.build_config()."""
     try:
-        return build_config(_without_omitted(node))
+        return build_config(without_omitted(node))
     except ConfigError as exc:
         raise AnsibleFilterError(str(exc)) from None
 

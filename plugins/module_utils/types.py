@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 
 def type_name(value) -> str:
     """Name of the builtin type behind ``value`` (Ansible wraps values in tagged subclasses)."""
@@ -16,3 +18,23 @@ def type_name(value) -> str:
 def unknown_keys(mapping, known) -> list[str]:
     """Keys of ``mapping`` that are not in ``known``, sorted (for stable error messages)."""
     return sorted(str(key) for key in mapping if key not in known)
+
+
+# `omit` is a sentinel object since ansible-core 2.19 and a placeholder string before.
+_OMIT_TYPE_NAME = "_OmitType"
+_OMIT_PREFIX = "__omit_place_holder__"
+
+
+def _is_omitted(value):
+    if type(value).__name__ == _OMIT_TYPE_NAME:
+        return True
+    return isinstance(value, str) and value.startswith(_OMIT_PREFIX)
+
+
+def without_omitted(value):
+    """The input with every ``omit`` value left out (mappings) or dropped (lists)."""
+    if isinstance(value, Mapping):
+        return {key: without_omitted(item) for key, item in value.items() if not _is_omitted(item)}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [without_omitted(item) for item in value if not _is_omitted(item)]
+    return value

@@ -43,7 +43,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from urllib.parse import quote, urlencode
 
+from ansible_collections.edgerelay.proxy.plugins.module_utils.relay_identity import (
+    IdentityError,
+    public_key_from_private,
+)
 from ansible_collections.edgerelay.proxy.plugins.module_utils.types import type_name, unknown_keys
 from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_common import (
     DEFAULT_DIRECT_TAG,
@@ -65,20 +70,27 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_presets impor
 __all__ = [
     "BLOCK_TAG",
     "DEFAULTS",
+    "FINGERPRINTS",
     "NEVER_ALLOWED_NETWORKS",
     "NODE_ROLES",
     "PRIVATE_NETWORKS",
     "TRANSPORTS",
     "VARIABLES",
+    "XHTTP_MODES",
     "ConfigError",
     "Transport",
     "block_outbound",
     "block_rules",
     "blocked_networks",
     "build_config",
+    "client_links",
     "direct_outbound",
+    "fingerprint",
+    "inbound_tag",
     "reality_client",
     "reality_server",
+    "transport_options",
+    "vless_link",
     "vless_reality_inbound",
     "vless_reality_outbound",
 ]
@@ -121,14 +133,14 @@ VARIABLES = {
     "node_role": "xray_node_role",
     "log_level": "xray_log_level",
     "dns_hosts": "xray_dns_hosts",
-    "public.port": "xray_port",
-    "public.transport": "xray_transport",
+    "public.inbounds": "xray_inbounds",
     "public.users": "xray_users",
     "public.reality.target": "xray_reality_target",
     "public.reality.server_names": "xray_reality_server_names",
     "public.reality.private_key": "xray_reality_private_key",
     "public.reality.short_id": "xray_reality_short_id",
     "relay.transport": "xray_relay_transport",
+    "relay.options": "xray_relay_transport_options",
     "relay.name": "xray_relay_name",
     "relay.server_name": "xray_relay_server_name",
     "relay.port": "xray_relay_port",
@@ -136,7 +148,7 @@ VARIABLES = {
     "pool.address": "xray_pool_address",
     "pool.port": "xray_pool_port",
     "preset": "proxy_preset",
-    "fingerprint": "xray_relay_fingerprint",
+    "fingerprint": "xray_fingerprint",
     "own_addresses": "xray_own_addresses",
     "allowed_private_networks": "xray_allowed_private_networks",
 }
@@ -144,8 +156,8 @@ VARIABLES = {
 DEFAULTS = {
     "log_level": "warning",
     "dns_hosts": MappingProxyType({}),
-    "public.transport": "tcp-vision",
-    "relay.transport": "tcp-vision",
+    "relay.transport": "xhttp",
+    "relay.options": MappingProxyType({}),
     "pool.address": "127.0.0.1",
     "fingerprint": "chrome",
     "own_addresses": (),
@@ -165,11 +177,29 @@ _NODE_KEYS = (
     "own_addresses",
     "allowed_private_networks",
 )
-_PUBLIC_KEYS = ("port", "transport", "users", "reality")
+_PUBLIC_KEYS = ("inbounds", "users", "reality")
 _REALITY_KEYS = ("target", "server_names", "private_key", "short_id")
-_RELAY_KEYS = ("transport", "name", "server_name", "port", "identity")
+_RELAY_KEYS = ("transport", "options", "name", "server_name", "port", "identity")
 _POOL_KEYS = ("address", "port")
 _USER_KEYS = ("id", "email")
+# Optional keys of a user: they reach the user's links, not Xray's config.
+_USER_LINK_KEYS = ("fingerprint",)
+_INBOUND_KEYS = ("transport", "port")
+# uTLS ClientHello fingerprints Xray knows (transport/internet/tls), without "unsafe" and
+# the empty one (Go's own ClientHello, which no browser sends).
+FINGERPRINTS = (
+    "chrome",
+    "firefox",
+    "safari",
+    "ios",
+    "android",
+    "edge",
+    "360",
+    "qq",
+    "random",
+    "randomized",
+    "randomizednoalpn",
+)
 
 _DECIMAL_RE = re.compile(r"[0-9]+")
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
@@ -197,27 +227,84 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Transport:
-    """How a VLESS-REALITY hop is carried.
+    """How a VLESS-REALITY hop is carried: one entry of ``TRANSPORTS``.
 
-    ``inbound_stream`` turns the server-side ``realitySettings`` (``reality_server()``)
-    into the inbound's ``streamSettings``, ``outbound_stream`` the client-side ones
-    (``reality_client()``) into the outbound's. ``flow`` is set on the inbound's clients
-    and on the outbound's user (both ends must agree); None leaves it out.
+    ``network`` is Xray's ``streamSettings.network``; ``flow`` is set on the inbound's
+    clients and on the outbound's user (both ends must agree), None leaves it out.
+    ``options`` are the settings an operator may give an inbound (``xray_inbounds[i]``) or
+    the relay leg (``xray_relay_transport_options``) of this transport: option name ->
+    ``(default, check)``, where ``check(value, variable)`` returns the value or raises
+    ConfigError. ``settings`` turns the checked options into the transport's own
+    ``streamSettings`` entries (e.g. ``xhttpSettings``), the same on both ends of a hop.
+    ``link`` turns them into the query parameters of a ``vless://`` share link.
     """
 
-    inbound_stream: Callable[[dict], dict]
-    outbound_stream: Callable[[dict], dict]
+    network: str
     flow: str | None
+    options: Mapping
+    settings: Callable[[dict], dict]
+    link: Callable[[dict], dict]
+
+    def stream(self, reality, options):
+        """``streamSettings`` of either end; ``reality`` is its ``realitySettings``."""
+        return {
+            "network": self.network,
+            "security": "reality",
+            "realitySettings": reality,
+            **self.settings(options),
+        }
 
 
-def _tcp_reality_stream(reality):
-    return {"network": "tcp", "security": "reality", "realitySettings": reality}
+# XHTTP modes (Xray's xhttpSettings.mode). "auto": with REALITY the client uses stream-one
+# (one HTTP/2 request carries both directions); the server accepts every mode.
+XHTTP_MODES = ("auto", "packet-up", "stream-up", "stream-one")
+_PATH_RE = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,127}")
 
 
-# Transport name (the xray_transport / xray_relay_transport value) -> Transport.
+def _xhttp_path(value, variable):
+    path = _text(value, variable)
+    if not _PATH_RE.fullmatch(path) or "%" in path:
+        raise ConfigError(
+            variable,
+            "must be a URL path that starts with / (letters, digits and -._~!$&'()*+,;=:@/, "
+            f"at most 128 characters, no query, no fragment, no percent escapes), got {path!r}",
+        )
+    return path
+
+
+def _choice(choices):
+    def check(value, variable):
+        if not isinstance(value, str) or value not in choices:
+            raise ConfigError(variable, f"must be one of {', '.join(choices)}, got {value!r}")
+        return str(value)
+
+    return check
+
+
+# Transport name (an xray_inbounds[i].transport or xray_relay_transport value) -> Transport.
+# A new transport is one entry here (and its name in the roles' argument specs).
 TRANSPORTS = {
-    # Raw TCP, REALITY, XTLS Vision.
-    "tcp-vision": Transport(_tcp_reality_stream, _tcp_reality_stream, VISION_FLOW),
+    # Raw TCP, REALITY, XTLS Vision: what every client imports, sing-box included.
+    "tcp-vision": Transport(
+        network="tcp",
+        flow=VISION_FLOW,
+        options=MappingProxyType({}),
+        settings=lambda options: {},
+        link=lambda options: {"flow": VISION_FLOW, "type": "tcp", "headerType": "none"},
+    ),
+    # VLESS + REALITY over XHTTP (HTTP/2 inside REALITY's TLS). No Vision flow: Xray accepts
+    # it in the config, but no data passes (measured with 26.3.27).
+    "xhttp": Transport(
+        network="xhttp",
+        flow=None,
+        options=MappingProxyType(
+            {"path": ("/", _xhttp_path), "mode": ("auto", _choice(XHTTP_MODES))}
+        ),
+        settings=lambda options: {
+            "xhttpSettings": {"path": options["path"], "mode": options["mode"]}
+        },
+        link=lambda options: {"type": "xhttp", "path": options["path"], "mode": options["mode"]},
+    ),
 }
 
 
@@ -241,14 +328,22 @@ def reality_client(server_name, public_key, short_id, fingerprint):
     }
 
 
+def _options(transport, options):
+    """The transport's options: ``options`` as given, or its defaults."""
+    if options is None:
+        return {name: default for name, (default, _check) in transport.options.items()}
+    return options
+
+
 def _flow(transport):
     return {"flow": transport.flow} if transport.flow else {}
 
 
-def vless_reality_inbound(tag, port, clients, transport, reality):
+def vless_reality_inbound(tag, port, clients, transport, reality, options=None):
     """A VLESS-REALITY inbound on all addresses: the public, client and relay inbounds.
 
-    ``clients`` are ``{"id", "email"}`` mappings; ``reality`` is ``reality_server()``.
+    ``clients`` are ``{"id", "email"}`` mappings; ``reality`` is ``reality_server()``;
+    ``options`` the transport's checked options (its defaults when None).
     """
     return {
         "tag": tag,
@@ -259,18 +354,18 @@ def vless_reality_inbound(tag, port, clients, transport, reality):
             "clients": [{**client, **_flow(transport)} for client in clients],
             "decryption": "none",
         },
-        "streamSettings": transport.inbound_stream(reality),
+        "streamSettings": transport.stream(reality, _options(transport, options)),
     }
 
 
-def vless_reality_outbound(tag, address, port, user_id, transport, reality):
+def vless_reality_outbound(tag, address, port, user_id, transport, reality, options=None):
     """A VLESS-REALITY outbound to one server; ``reality`` is ``reality_client()``."""
     user = {"id": user_id, "encryption": "none", **_flow(transport)}
     return {
         "tag": tag,
         "protocol": "vless",
         "settings": {"vnext": [{"address": address, "port": port, "users": [user]}]},
-        "streamSettings": transport.outbound_stream(reality),
+        "streamSettings": transport.stream(reality, _options(transport, options)),
     }
 
 
@@ -482,9 +577,13 @@ def _users(value, variable):
         where = f"{variable}[{index}]"
         if not isinstance(user, Mapping):
             raise ConfigError(where, f"must be a mapping with id and email, got {type_name(user)}")
-        unknown = unknown_keys(user, _USER_KEYS)
+        unknown = unknown_keys(user, _USER_KEYS + _USER_LINK_KEYS)
         if unknown:
-            raise ConfigError(where, f"unknown key {unknown[0]!r} (a user has id and email)")
+            raise ConfigError(
+                where, f"unknown key {unknown[0]!r} (a user has id, email and maybe fingerprint)"
+            )
+        if user.get("fingerprint") is not None:
+            fingerprint(user["fingerprint"], f"{where}.fingerprint")
         for key in _USER_KEYS:
             if user.get(key) is None:
                 raise ConfigError(f"{where}.{key}", "is required")
@@ -659,22 +758,89 @@ class _Section:
         return _Section({} if value is None else value, self.key(name), known)
 
 
-def _transport(section):
-    name = section.get("transport")
-    if not isinstance(name, str) or name not in TRANSPORTS:
+def fingerprint(value, variable):
+    """A uTLS fingerprint name of ``FINGERPRINTS``."""
+    if not isinstance(value, str) or value not in FINGERPRINTS:
         raise ConfigError(
-            section.variable("transport"),
-            f"must be one of {', '.join(TRANSPORTS)}, got {name!r}",
+            variable,
+            f"must be one of {', '.join(FINGERPRINTS)} (uTLS ClientHello fingerprints), "
+            f"got {value!r}",
         )
-    return TRANSPORTS[name]
+    return str(value)
+
+
+def transport_options(transport_name, options, variable, option_variable):
+    """``(Transport, options)``: the named transport and its checked options, defaults filled.
+
+    ``variable`` names the transport value in errors, ``option_variable(option)`` an option.
+    """
+    if not isinstance(transport_name, str) or transport_name not in TRANSPORTS:
+        raise ConfigError(
+            variable, f"must be one of {', '.join(TRANSPORTS)}, got {transport_name!r}"
+        )
+    transport = TRANSPORTS[transport_name]
+    if not isinstance(options, Mapping):
+        raise ConfigError(option_variable(None), f"must be a mapping, got {type_name(options)}")
+    unknown = unknown_keys(options, tuple(transport.options))
+    if unknown:
+        takes = ", ".join(transport.options) or "no options"
+        raise ConfigError(
+            option_variable(unknown[0]),
+            f"{transport_name} takes {takes}; {unknown[0]!r} is not one of them",
+        )
+    checked = {}
+    for name, (default, check) in transport.options.items():
+        value = options.get(name)
+        checked[name] = default if value is None else check(value, option_variable(name))
+    return transport, checked
+
+
+def _inbounds(value, variable):
+    """The public inbounds: ``[{"transport", "port", <options>}]``, ports unique."""
+    if not is_list(value) or not value:
+        raise ConfigError(
+            variable,
+            "must be a non-empty list of inbounds, each a mapping with transport and port "
+            f"(e.g. [{{transport: tcp-vision, port: 443}}]), got {type_name(value)}",
+        )
+    inbounds = []
+    ports = {}
+    for index, item in enumerate(value):
+        where = f"{variable}[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(
+                where, f"must be a mapping with transport and port, got {type_name(item)}"
+            )
+        for key in _INBOUND_KEYS:
+            if item.get(key) is None:
+                raise ConfigError(f"{where}.{key}", "is required")
+        port = _port(item["port"], f"{where}.port")
+        if port in ports:
+            raise ConfigError(f"{where}.port", f"{port} is also the port of {ports[port]}")
+        ports[port] = where
+        options = {key: option for key, option in item.items() if key not in _INBOUND_KEYS}
+        transport, options = transport_options(
+            item["transport"],
+            options,
+            f"{where}.transport",
+            lambda option, where=where: f"{where}.{option}" if option else where,
+        )
+        inbounds.append(
+            {
+                "transport": transport,
+                "name": str(item["transport"]),
+                "port": port,
+                "options": options,
+            }
+        )
+    return inbounds
 
 
 def _public(node):
     public = node.section("public", _PUBLIC_KEYS)
     reality = public.section("reality", _REALITY_KEYS)
     return {
-        "port": _port(public.get("port"), public.variable("port")),
-        "transport": _transport(public),
+        "inbounds": _inbounds(public.get("inbounds"), public.variable("inbounds")),
         "users": _users(public.get("users"), public.variable("users")),
         "target": _target(reality.get("target"), reality.variable("target")),
         "server_names": _server_names(
@@ -726,8 +892,16 @@ def _relay(node, role):
             )
         return None
     relay = node.section("relay", _RELAY_KEYS)
+    options_variable = relay.variable("options")
+    transport, options = transport_options(
+        relay.get("transport"),
+        relay.get("options"),
+        relay.variable("transport"),
+        lambda option: f"{options_variable}.{option}" if option else options_variable,
+    )
     checked = {
-        "transport": _transport(relay),
+        "transport": transport,
+        "options": options,
         "server_name": _hostname(relay.get("server_name"), relay.variable("server_name")),
     }
     if role == "proxy":
@@ -747,7 +921,8 @@ def _proxy_config(node, base, public, relay, blocking, own):
     pool = node.section("pool", _POOL_KEYS)
     address = _text(pool.get("address"), pool.variable("address"))
     pool_port = _port(pool.get("port"), pool.variable("port"))
-    fingerprint = _text(node.get("fingerprint"), node.variable("fingerprint"))
+    _port_free(pool_port, pool.variable("port"), public)
+    relay_fingerprint = fingerprint(node.get("fingerprint"), node.variable("fingerprint"))
     try:
         routing = preset_routing(
             node.value.get("presets"),
@@ -760,7 +935,7 @@ def _proxy_config(node, base, public, relay, blocking, own):
     identity = relay["identity"]
     config = {
         **base,
-        "inbounds": [_public_inbound(PUBLIC_TAG, public)],
+        "inbounds": _public_inbounds(PUBLIC_TAG, public),
         "outbounds": [
             vless_reality_outbound(
                 POOL_TAG,
@@ -772,8 +947,9 @@ def _proxy_config(node, base, public, relay, blocking, own):
                     relay["server_name"],
                     identity["public_key"],
                     identity["short_id"],
-                    fingerprint,
+                    relay_fingerprint,
                 ),
+                relay["options"],
             ),
             direct_outbound(),
             block_outbound(),
@@ -787,22 +963,45 @@ def _proxy_config(node, base, public, relay, blocking, own):
     return config
 
 
-def _public_inbound(tag, public):
-    """The node's own VLESS-REALITY inbound: ``public`` on a proxy, ``client`` on a backend."""
-    return vless_reality_inbound(
-        tag,
-        public["port"],
-        public["users"],
-        public["transport"],
-        reality_server(
-            public["target"], public["server_names"], public["private_key"], [public["short_id"]]
-        ),
+def inbound_tag(base, port):
+    """Tag of a public inbound: ``public-443`` on a proxy, ``client-443`` on a backend."""
+    return f"{base}-{port}"
+
+
+def _public_inbounds(base, public):
+    """The node's own VLESS-REALITY inbounds, one per ``xray_inbounds`` entry: the same
+    users and REALITY keys on each, ``public-<port>`` on a proxy, ``client-<port>`` on a
+    backend."""
+    reality = reality_server(
+        public["target"], public["server_names"], public["private_key"], [public["short_id"]]
     )
+    return [
+        vless_reality_inbound(
+            inbound_tag(base, inbound["port"]),
+            inbound["port"],
+            public["users"],
+            inbound["transport"],
+            reality,
+            inbound["options"],
+        )
+        for inbound in public["inbounds"]
+    ]
+
+
+def _port_free(port, variable, public):
+    """``port`` is not the port of a public inbound."""
+    for index, inbound in enumerate(public["inbounds"]):
+        if inbound["port"] == port:
+            raise ConfigError(
+                variable,
+                f"{port} is also the port of {VARIABLES['public.inbounds']}[{index}]",
+            )
 
 
 def _backend_config(base, public, relay, blocking, own):
-    inbounds = [_public_inbound(CLIENT_TAG, public)]
+    inbounds = _public_inbounds(CLIENT_TAG, public)
     if relay is not None:
+        _port_free(relay["port"], VARIABLES["relay.port"], public)
         identity = relay["identity"]
         inbounds.append(
             vless_reality_inbound(
@@ -816,6 +1015,7 @@ def _backend_config(base, public, relay, blocking, own):
                     identity["private_key"],
                     [identity["short_id"]],
                 ),
+                relay["options"],
             )
         )
     config = {
@@ -865,3 +1065,95 @@ def build_config(node):
     if role == "proxy":
         return _proxy_config(node, base, public, relay, blocking, own_texts)
     return _backend_config(base, public, relay, blocking, own_texts)
+
+
+# --------------------------------------------------------------------------- links
+
+
+def _link_host(host):
+    """``host`` as it goes between ``@`` and ``:port``: an IPv6 address in brackets."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return f"[{address}]" if address.version == 6 else str(address)
+
+
+def vless_link(user_id, host, port, transport_name, options, reality, remark):
+    """A ``vless://`` share link, the form v2rayN, Hiddify, Streisand, sing-box and Xray's
+    share-link importers read (XTLS/Xray-core discussion 716).
+
+    ``reality`` holds the client side: ``server_name``, ``public_key``, ``short_id``,
+    ``fingerprint``. Every value is percent-encoded (``/`` too); the remark is the fragment.
+    """
+    transport = TRANSPORTS[transport_name]
+    params = {
+        "encryption": "none",
+        "security": "reality",
+        "sni": reality["server_name"],
+        "fp": reality["fingerprint"],
+        "pbk": reality["public_key"],
+        "sid": reality["short_id"],
+        **transport.link(options),
+    }
+    query = urlencode(params, quote_via=quote, safe="")
+    return f"vless://{user_id}@{_link_host(host)}:{port}?{query}#{quote(remark, safe='@')}"
+
+
+def client_links(node, host, public_key=None):
+    """The share links of a node's own inbounds: one per user and ``xray_inbounds`` entry.
+
+    ``node`` is ``build_config()``'s input, validated the same way (ConfigError); ``host``
+    is the name or address clients dial (``proxy_domain``); ``public_key`` the REALITY
+    public key, derived from the private key when None. The first server name is the SNI;
+    a user's own ``fingerprint`` wins over ``xray_fingerprint``. Returns
+    ``[{"user", "transport", "port", "link"}]``, users in order, then inbounds in order.
+    """
+    section = _Section(node, "", _NODE_KEYS)
+    public = _public(section)
+    host = _text(host, "proxy_domain")
+    try:
+        ipaddress.ip_address(host)
+        if "%" in host:
+            raise ValueError(host)
+    except ValueError:
+        if not _is_hostname(host):
+            raise ConfigError(
+                "proxy_domain",
+                f"must be a host name or an IP address (no port, no IPv6 zone), got {host!r}",
+            ) from None
+    default_fingerprint = fingerprint(section.get("fingerprint"), section.variable("fingerprint"))
+    if public_key is None:
+        try:
+            public_key = public_key_from_private(public["private_key"])
+        except IdentityError as exc:
+            raise ConfigError(VARIABLES["public.reality.private_key"], str(exc)) from None
+    given = section.get("public").get("users") or []
+    links = []
+    for index, user in enumerate(public["users"]):
+        chosen = given[index].get("fingerprint") or default_fingerprint
+        reality = {
+            "server_name": public["server_names"][0],
+            "public_key": public_key,
+            "short_id": public["short_id"],
+            "fingerprint": chosen,
+        }
+        for inbound in public["inbounds"]:
+            remark = f"{user['email']}-{inbound['name']}-{inbound['port']}"
+            links.append(
+                {
+                    "user": user["email"],
+                    "transport": inbound["name"],
+                    "port": inbound["port"],
+                    "link": vless_link(
+                        user["id"],
+                        host,
+                        inbound["port"],
+                        inbound["name"],
+                        inbound["options"],
+                        reality,
+                        remark,
+                    ),
+                }
+            )
+    return links

@@ -4,14 +4,16 @@
 
 `xray run -test` accepts both node kinds' configs with their block rules (blackhole
 outbound, ip rules with /32 and IPv6 entries, the DNS server that drops blocked answers)
-and refuses a broken block entry. A running Xray (the built config's DNS, outbounds and
+and every transport as a public inbound and on the relay hop (xhttpSettings, flows), and
+refuses a broken block entry. A running Xray (the built config's DNS, outbounds and
 routing behind a SOCKS inbound on loopback) then proves the block: connections to
 loopback, the unspecified address, IPv4-mapped loopback, a name that resolves to loopback
 and the node's own address never reach a listener, while an allowed network is reached;
 a UDP datagram to loopback is blocked too. Later datagrams of a UDP session are not routed
 again by this Xray (a strict xfail marks that known issue).
 The same requests through the config without the block (what the role deployed before)
-do reach the listener, so a passing test is not an unreachable listener.
+do reach the listener, so a passing test is not an unreachable listener. Clients built
+from the share links, through both node kinds: test_xray_links.py next to this file.
 
 The Xray binary is the one scripts/build_xray.sh builds into .cache/bin; without it the
 tests are skipped. Everything listens and connects on this machine only.
@@ -34,6 +36,7 @@ import pytest
 from ansible_collections.edgerelay.proxy.plugins.filter.xray_config import xray_config
 from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_config import (
     PRIVATE_NETWORKS,
+    TRANSPORTS,
 )
 
 from tests.helpers.geodata import IPS, SITES, gf
@@ -53,7 +56,10 @@ def node(role, **changes):
         "log_level": "warning",
         "dns_hosts": {},
         "public": {
-            "port": 443,
+            "inbounds": [
+                {"transport": "tcp-vision", "port": 443},
+                {"transport": "xhttp", "port": 8444, "path": "/edge", "mode": "packet-up"},
+            ],
             "users": [{"id": "b831381d-6324-4d53-ad4f-8cda48b30811", "email": "alice"}],
             "reality": {
                 "target": "www.example.com:443",
@@ -102,6 +108,27 @@ def test_xray_accepts_the_built_configs(role, assets, tmp_path):
     assert "fc00::/8" in rules[1]["ip"]  # fc00::/7 minus fd00:1::/64 starts with fc00::/8
     assert {"tag": "block", "protocol": "blackhole"} in config["outbounds"]
     assert config["dns"]["servers"][0]["unexpectedIPs"] == rules[0]["ip"] + rules[1]["ip"]
+    result = xray_test(config, tmp_path, assets)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Configuration OK" in result.stdout
+
+
+@pytest.mark.parametrize("relay", sorted(TRANSPORTS))
+@pytest.mark.parametrize("role", ["proxy", "backend"])
+def test_xray_accepts_every_transport(role, relay, assets, tmp_path):
+    """Every transport as a public inbound and on the relay hop (the backend's relay inbound,
+    the proxy's foreign-pool outbound), with and without options: `xray run -test` reads
+    the xhttpSettings and flows the builder writes."""
+    document = node(role)
+    document["public"]["inbounds"] = [
+        {"transport": name, "port": 8000 + index} for index, name in enumerate(sorted(TRANSPORTS))
+    ] + [{"transport": "xhttp", "port": 9000, "path": "/a+b/c", "mode": "stream-one"}]
+    document["relay"]["transport"] = relay
+    if relay == "xhttp":
+        document["relay"]["options"] = {"path": "/relay", "mode": "stream-up"}
+    config = xray_config(document)
+    networks = [inbound["streamSettings"]["network"] for inbound in config["inbounds"]]
+    assert networks[: len(TRANSPORTS)] == [TRANSPORTS[name].network for name in sorted(TRANSPORTS)]
     result = xray_test(config, tmp_path, assets)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Configuration OK" in result.stdout

@@ -27,6 +27,7 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_config import
     DEFAULTS,
     TRANSPORTS,
     VARIABLES,
+    XHTTP_MODES,
     ConfigError,
     build_config,
 )
@@ -44,13 +45,17 @@ def presets():
 
 
 def node(role="proxy"):
+    """Both public transports; the relay transport, its options and the fingerprint are the
+    defaults, so the documented example gives the same config whether it passes them or not."""
     return {
         "node_role": role,
         "log_level": "warning",
         "dns_hosts": {},
         "public": {
-            "port": 443,
-            "transport": "tcp-vision",
+            "inbounds": [
+                {"transport": "tcp-vision", "port": 443},
+                {"transport": "xhttp", "port": 8444, "path": "/edge", "mode": "auto"},
+            ],
             "users": [
                 {"id": "b831381d-6324-4d53-ad4f-8cda48b30811", "email": "alice"},
                 {"id": "0f8e3a52-4c1b-4d2e-9a6f-7b1c2d3e4f50", "email": "bob"},
@@ -63,7 +68,8 @@ def node(role="proxy"):
             },
         },
         "relay": {
-            "transport": "tcp-vision",
+            "transport": "xhttp",
+            "options": {},
             "name": "proxy-service@cluster",
             "server_name": "www.microsoft.com",
             "port": 8443,
@@ -89,11 +95,16 @@ def filter_error(document):
     return str(excinfo.value)
 
 
+# Input values documented as a whole: their suboptions (if documented) are the keys of a
+# list element or the options of a transport, not input keys of their own.
+WHOLE = ("public.inbounds", "relay.options")
+
+
 def leaves(options, prefix=""):
     """Dotted paths of the documented options without suboptions, with their specs."""
     for name, spec in options.items():
         path = f"{prefix}{name}"
-        if "suboptions" in spec:
+        if "suboptions" in spec and path not in WHOLE:
             yield from leaves(spec["suboptions"], f"{path}.")
         else:
             yield path, spec
@@ -134,8 +145,23 @@ def test_documented_keys_are_the_builders():
         else value
         for path, value in DEFAULTS.items()
     }
-    for path in ("public.transport", "relay.transport"):
-        assert documented[path]["choices"] == list(TRANSPORTS)
+    assert documented["relay.transport"]["choices"] == list(TRANSPORTS)
+    inbounds = documented["public.inbounds"]
+    assert (inbounds["type"], inbounds["elements"], inbounds.get("required")) == (
+        "list",
+        "dict",
+        True,
+    )
+    assert documented["relay.options"]["type"] == "dict"
+    # Documented keys of an inbound and the relay options: every transport's options.
+    options = {name for transport in TRANSPORTS.values() for name in transport.options}
+    if "suboptions" in inbounds:
+        assert set(inbounds["suboptions"]) == {"transport", "port"} | options
+        assert inbounds["suboptions"]["transport"]["choices"] == list(TRANSPORTS)
+        if "choices" in inbounds["suboptions"].get("mode", {}):
+            assert inbounds["suboptions"]["mode"]["choices"] == list(XHTTP_MODES)
+    if "suboptions" in documented["relay.options"]:
+        assert set(documented["relay.options"]["suboptions"]) == options
 
 
 def _trusted(value):
@@ -155,7 +181,7 @@ def _role_variables(role, attached):
         "xray_node_role": role,
         "xray_log_level": document["log_level"],
         "xray_dns_hosts": document["dns_hosts"],
-        "xray_port": public["port"],
+        "xray_inbounds": public["inbounds"],
         "xray_users": public["users"],
         "xray_reality_target": public["reality"]["target"],
         "xray_reality_server_names": public["reality"]["server_names"],
@@ -164,6 +190,8 @@ def _role_variables(role, attached):
             "short_id": public["reality"]["short_id"],
         },
         "xray_relay_attached": attached,
+        "xray_relay_transport": relay["transport"],
+        "xray_relay_transport_options": relay["options"],
         "xray_relay_name": relay["name"],
         "xray_relay_server_name": relay["server_name"],
         "xray_relay_port": relay["port"],
@@ -171,6 +199,7 @@ def _role_variables(role, attached):
         "xray_pool_port": document["pool"]["port"],
         "xray_presets_all": document["presets"],
         "proxy_preset": document["preset"],
+        "xray_fingerprint": document["fingerprint"],
         "xray_own_addresses": document["own_addresses"],
         "xray_allowed_private_networks": document["allowed_private_networks"],
     }
@@ -242,11 +271,18 @@ def test_omitted_values_count_as_left_out(omit):
     document = node("backend")
     document["relay"] = omit
     document["dns_hosts"] = omit
-    document["public"]["transport"] = omit
+    document["public"]["inbounds"][1]["path"] = omit
+    document["public"]["inbounds"].append(omit)
     document["public"]["users"].append(omit)
     expected = node("backend")
     del expected["relay"], expected["dns_hosts"]
+    del expected["public"]["inbounds"][1]["path"]
     assert xray_config(document) == build_config(expected)
+
+    document = node("backend")
+    document["relay"]["transport"] = omit
+    document["relay"]["options"] = omit
+    assert xray_config(document) == build_config(node("backend"))
 
     document = node("proxy")
     document["fingerprint"] = omit
@@ -283,7 +319,7 @@ def _types(value):
 @pytest.mark.parametrize("role", ["proxy", "backend"])
 def test_tagged_values_give_a_plain_config(role):
     tagged = _origin_tagged(node(role))
-    assert type(tagged["public"]["port"]) is not int  # really tagged
+    assert type(tagged["public"]["inbounds"][0]["port"]) is not int  # really tagged
     config = xray_config(tagged)
     assert config == build_config(node(role))
     assert set(_types(config)) <= {dict, list, str, int}
@@ -293,8 +329,17 @@ def test_tagged_values_give_a_plain_config(role):
 
 CHANGES = st.sampled_from(
     [
-        (("public", "port"), "0", "xray_port"),
-        (("public", "port"), True, "xray_port"),
+        (("public", "inbounds", 0, "port"), "0", "xray_inbounds[0].port"),
+        (("public", "inbounds", 1, "port"), True, "xray_inbounds[1].port"),
+        (("public", "inbounds", 1, "port"), 443, "xray_inbounds[1].port"),
+        (("public", "inbounds", 1, "mode"), "fast", "xray_inbounds[1].mode"),
+        (("public", "inbounds", 0, "path"), "/", "xray_inbounds[0].path"),
+        (("public", "inbounds"), [], "xray_inbounds"),
+        (("public", "users", 1, "fingerprint"), "unsafe", "xray_users[1].fingerprint"),
+        (("relay", "options"), {"path": "relay"}, "xray_relay_transport_options.path"),
+        (("relay", "transport"), "tcp", "xray_relay_transport"),
+        (("fingerprint",), "unsafe", "xray_fingerprint"),
+        (("pool", "port"), 8444, "xray_pool_port"),
         (("public", "users"), "alice", "xray_users"),
         (("public", "users", 0, "email"), "", "xray_users[0].email"),
         (("public", "reality", "short_id"), "xyz", "xray_reality_short_id"),
@@ -316,7 +361,7 @@ def test_every_error_is_a_filter_error_naming_the_variable(change, role):
     for key in path[:-1]:
         target = target[key]
     target[path[-1]] = value
-    if role == "backend" and path[0] in ("pool", "preset"):
+    if role == "backend" and path[0] in ("pool", "preset", "fingerprint"):
         assert xray_config(document) == build_config(node(role))  # ignored on a backend
         return
     assert filter_error(document).startswith(f"{variable}: ")

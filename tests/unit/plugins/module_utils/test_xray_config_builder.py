@@ -21,9 +21,12 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_config import
     DEFAULTS,
     TRANSPORTS,
     VARIABLES,
+    XHTTP_MODES,
     ConfigError,
     Transport,
     build_config,
+    client_links,
+    inbound_tag,
 )
 from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_fail_closed import (
     check_fail_closed,
@@ -34,23 +37,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 from xray_strategies import (
     ANY_ADDRESSES,
-    DOMAINS,
     FEWER,
     KEYS,
     LOCAL_ADDRESSES,
-    PORTS,
     PRIVATE_ADDRESSES,
     SHORT_IDS,
+    TRANSPORT_MODELS,
     addresses_in,
-    allowed_network_lists,
+    checked_options,
     entry_values,
-    identities,
+    flow_of,
+    inbound_options,
+    nodes,
     normalised,
-    own_address_lists,
-    presets,
-    reality_servers,
+    relay_transport,
     route_of_address,
     shipped_presets,
+    stream_of,
     user_lists,
 )
 
@@ -81,8 +84,7 @@ def node(role="proxy", **changes):
         "log_level": "warning",
         "dns_hosts": {"de1.lab": "10.0.0.5"},
         "public": {
-            "port": 443,
-            "transport": "tcp-vision",
+            "inbounds": [{"transport": "tcp-vision", "port": 443}],
             "users": [dict(ALICE), dict(BOB)],
             "reality": {
                 "target": "www.microsoft.com:443",
@@ -116,16 +118,13 @@ def client(user):
     return {**user, "flow": "xtls-rprx-vision"}
 
 
-PUBLIC_STREAM = {
-    "network": "tcp",
-    "security": "reality",
-    "realitySettings": {
-        "target": "www.microsoft.com:443",
-        "serverNames": ["www.microsoft.com", "microsoft.com"],
-        "privateKey": PUBLIC_PRIVATE_KEY,
-        "shortIds": ["abcd"],
-    },
+PUBLIC_REALITY = {
+    "target": "www.microsoft.com:443",
+    "serverNames": ["www.microsoft.com", "microsoft.com"],
+    "privateKey": PUBLIC_PRIVATE_KEY,
+    "shortIds": ["abcd"],
 }
+PUBLIC_STREAM = {"network": "tcp", "security": "reality", "realitySettings": PUBLIC_REALITY}
 DIRECT = {"tag": "direct", "protocol": "freedom", "settings": {"domainStrategy": "ForceIPv4"}}
 BLOCK = {"tag": "block", "protocol": "blackhole"}
 # The never-reachable networks, then the own addresses the rest does not block (sorted;
@@ -177,14 +176,14 @@ DEFAULT_DNS = {
 }
 
 # roles/xray/tasks/config_proxy.yml, as it was when the builder replaced it; since then the
-# block rules and outbound, the DNS that drops blocked answers, ForceIPv4, and the ru preset
-# without geoip:private.
+# block rules and outbound, the DNS that drops blocked answers, ForceIPv4, the ru preset
+# without geoip:private, and the inbound tag with its port (xray_inbounds).
 PROXY_CONFIG = {
     "log": {"loglevel": "warning"},
     "dns": DNS,
     "inbounds": [
         {
-            "tag": "public",
+            "tag": "public-443",
             "listen": "0.0.0.0",
             "port": 443,
             "protocol": "vless",
@@ -242,9 +241,10 @@ PROXY_CONFIG = {
     },
 }
 
-# roles/xray/tasks/config_backend.yml, as it was when the builder replaced it.
+# roles/xray/tasks/config_backend.yml, as it was when the builder replaced it (the client
+# inbound's tag has its port since xray_inbounds).
 CLIENT_INBOUND = {
-    "tag": "client",
+    "tag": "client-443",
     "listen": "0.0.0.0",
     "port": 443,
     "protocol": "vless",
@@ -284,6 +284,80 @@ ATTACHED_BACKEND_CONFIG = {
 UNATTACHED_BACKEND_CONFIG = {**ATTACHED_BACKEND_CONFIG, "inbounds": [CLIENT_INBOUND]}
 
 
+def xhttp_node(role="proxy"):
+    """``node()`` with both public transports and the relay over xhttp, options given."""
+    document = node(role)
+    document["public"]["inbounds"] = [
+        {"transport": "tcp-vision", "port": 443},
+        {"transport": "xhttp", "port": 8444, "path": "/edge", "mode": "packet-up"},
+    ]
+    document["relay"].update(transport="xhttp", options={"path": "/relay", "mode": "stream-one"})
+    return document
+
+
+def xhttp_public_inbound(tag):
+    """The xhttp inbound of ``xhttp_node()``: no flow, its path and mode on the server."""
+    return {
+        "tag": tag,
+        "listen": "0.0.0.0",
+        "port": 8444,
+        "protocol": "vless",
+        "settings": {"clients": [ALICE, BOB], "decryption": "none"},
+        "streamSettings": {
+            "network": "xhttp",
+            "security": "reality",
+            "realitySettings": PUBLIC_REALITY,
+            "xhttpSettings": {"path": "/edge", "mode": "packet-up"},
+        },
+    }
+
+
+def xhttp_pool(path="/relay", mode="stream-one"):
+    """The foreign-pool outbound over xhttp: no flow on the user, the relay leg's options."""
+    return {
+        "tag": "foreign-pool",
+        "protocol": "vless",
+        "settings": {
+            "vnext": [
+                {
+                    "address": "127.0.0.1",
+                    "port": 10443,
+                    "users": [{"id": RELAY_UUID, "encryption": "none"}],
+                }
+            ]
+        },
+        "streamSettings": {
+            "network": "xhttp",
+            "security": "reality",
+            "realitySettings": {
+                "serverName": "www.microsoft.com",
+                "publicKey": RELAY_PUBLIC_KEY,
+                "shortId": "0a1b2c3d",
+                "fingerprint": "chrome",
+            },
+            "xhttpSettings": {"path": path, "mode": mode},
+        },
+    }
+
+
+XHTTP_RELAY_INBOUND = {
+    "tag": "relay",
+    "listen": "0.0.0.0",
+    "port": 8443,
+    "protocol": "vless",
+    "settings": {
+        "clients": [{"id": RELAY_UUID, "email": "proxy-service@cluster"}],
+        "decryption": "none",
+    },
+    "streamSettings": {
+        "network": "xhttp",
+        "security": "reality",
+        "realitySettings": RELAY_INBOUND["streamSettings"]["realitySettings"],
+        "xhttpSettings": {"path": "/relay", "mode": "stream-one"},
+    },
+}
+
+
 def config_error(document):
     with pytest.raises(ConfigError) as excinfo:
         build_config(document)
@@ -320,6 +394,46 @@ def test_attached_backend_config():
     assert build_config(node("backend")) == ATTACHED_BACKEND_CONFIG
 
 
+def test_proxy_config_with_xhttp():
+    """Golden: a tcp-vision and an xhttp public inbound (same users and REALITY keys, the
+    xhttp one without flow) and the foreign-pool outbound over xhttp."""
+    config = build_config(xhttp_node())
+    expected = {
+        **PROXY_CONFIG,
+        "inbounds": [PROXY_CONFIG["inbounds"][0], xhttp_public_inbound("public-8444")],
+        "outbounds": [xhttp_pool(), DIRECT, BLOCK],
+    }
+    assert config == expected
+    assert json.dumps(config) == json.dumps(expected)
+    check_fail_closed(config)
+
+
+def test_backend_config_with_xhttp():
+    """Golden: both client inbounds, then the relay inbound over xhttp with the relay leg's
+    path and mode (those of the proxy's foreign-pool outbound)."""
+    config = build_config(xhttp_node("backend"))
+    expected = {
+        **ATTACHED_BACKEND_CONFIG,
+        "inbounds": [CLIENT_INBOUND, xhttp_public_inbound("client-8444"), XHTTP_RELAY_INBOUND],
+    }
+    assert config == expected
+    assert json.dumps(config) == json.dumps(expected)
+
+
+def test_inbound_tags():
+    assert inbound_tag("public", 443) == "public-443"
+    assert inbound_tag("client", 8444) == "client-8444"
+
+
+def test_user_fingerprints_never_reach_the_config():
+    """A user's own fingerprint is for the links: the clients are id, email (and flow)."""
+    document = xhttp_node()
+    document["public"]["users"][0]["fingerprint"] = "firefox"
+    document["public"]["users"][1]["fingerprint"] = None
+    for role in BOTH:
+        assert build_config({**document, "node_role": role}) == build_config(xhttp_node(role))
+
+
 @pytest.mark.parametrize("relay", ["null", "missing"])
 def test_unattached_backend_config(relay):
     document = node("backend")
@@ -349,11 +463,12 @@ def test_proxy_ignores_the_backend_relay_keys():
 
 
 def test_defaults():
+    """Left out: the relay goes over xhttp with path / and mode auto, fingerprint chrome."""
     document = node()
     for key in ("log_level", "dns_hosts", "fingerprint", "own_addresses"):
         del document[key]
     del document["allowed_private_networks"]
-    del document["public"]["transport"], document["relay"]["transport"]
+    del document["relay"]["transport"]
     del document["pool"]["address"]
     config = build_config(document)
     rules = DEFAULT_BLOCKS + PROXY_CONFIG["routing"]["rules"][2:]
@@ -361,9 +476,26 @@ def test_defaults():
         **PROXY_CONFIG,
         "log": {"loglevel": "warning"},
         "dns": DEFAULT_DNS,
+        "outbounds": [xhttp_pool(path="/", mode="auto"), DIRECT, BLOCK],
         "routing": {**PROXY_CONFIG["routing"], "rules": rules},
     }
     assert set(DEFAULTS) <= set(VARIABLES)
+    assert DEFAULTS["relay.transport"] == "xhttp"
+
+
+@pytest.mark.parametrize("options", [None, {}, {"path": None, "mode": None}])
+def test_no_options_are_the_defaults(options):
+    """Options left out, empty or null: the transport's defaults, on both ends of the relay
+    and on a public inbound."""
+    document = xhttp_node()
+    document["relay"]["options"] = options
+    document["public"]["inbounds"][1] = {"transport": "xhttp", "port": 8444, **(options or {})}
+    config = build_config(document)
+    default = {"path": "/", "mode": "auto"}
+    assert config["outbounds"][0] == xhttp_pool(path="/", mode="auto")
+    assert config["inbounds"][1]["streamSettings"]["xhttpSettings"] == default
+    backend = build_config({**document, "node_role": "backend"})
+    assert backend["inbounds"][2]["streamSettings"]["xhttpSettings"] == default
 
 
 def test_nulls_read_as_left_out():
@@ -375,10 +507,11 @@ def test_nulls_read_as_left_out():
 
 def test_digit_strings_are_ports():
     document = node("backend")
-    document["public"]["port"] = "8444"
+    document["public"]["inbounds"][0]["port"] = "8444"
     document["relay"]["port"] = "9443"
     config = build_config(document)
     assert [inbound["port"] for inbound in config["inbounds"]] == [8444, 9443]
+    assert [inbound["tag"] for inbound in config["inbounds"]] == ["client-8444", "relay"]
 
 
 def test_dns_hosts_with_several_addresses():
@@ -430,34 +563,88 @@ def test_one_function_builds_every_vless_reality_inbound(monkeypatch):
     monkeypatch.setattr(builder, "vless_reality_inbound", recording)
     assert build_config(node()) == PROXY_CONFIG
     assert build_config(node("backend")) == ATTACHED_BACKEND_CONFIG
-    assert calls == ["public", "client", "relay"]
+    assert calls == ["public-443", "client-443", "relay"]
+
+
+def _service_name(value, variable):
+    if not isinstance(value, str) or not value.isalnum():
+        raise ConfigError(variable, f"must be letters and digits, got {value!r}")
+    return value
+
+
+# A made-up transport: what a third entry of TRANSPORTS would look like.
+GRPC_TEST = Transport(
+    network="grpc",
+    flow=None,
+    options={"service_name": ("edge", _service_name)},
+    settings=lambda options: {"grpcSettings": {"serviceName": options["service_name"]}},
+    link=lambda options: {"type": "grpc", "serviceName": options["service_name"]},
+)
 
 
 def test_a_new_transport_is_one_table_entry(monkeypatch):
-    def xhttp(reality):
-        return {
-            "network": "xhttp",
-            "security": "reality",
-            "realitySettings": reality,
-            "xhttpSettings": {"path": "/x"},
-        }
-
-    monkeypatch.setitem(TRANSPORTS, "xhttp", Transport(xhttp, xhttp, None))
+    """One more entry in TRANSPORTS, nothing else: it is a valid public and relay transport,
+    with its options checked and defaulted, on both ends of the relay, and in the links."""
+    monkeypatch.setitem(TRANSPORTS, "grpc-test", GRPC_TEST)
     document = node()
-    document["relay"]["transport"] = "xhttp"
+    document["public"]["inbounds"].append(
+        {"transport": "grpc-test", "port": 8445, "service_name": "tunnel"}
+    )
+    document["relay"]["transport"] = "grpc-test"
     config = build_config(document)
-    assert config["inbounds"] == PROXY_CONFIG["inbounds"]
+    tcp, grpc = config["inbounds"]
+    assert tcp == PROXY_CONFIG["inbounds"][0]
+    assert grpc["tag"] == "public-8445"
+    assert grpc["settings"]["clients"] == [ALICE, BOB]  # no flow
+    assert grpc["streamSettings"] == {
+        "network": "grpc",
+        "security": "reality",
+        "realitySettings": PUBLIC_REALITY,
+        "grpcSettings": {"serviceName": "tunnel"},
+    }
     pool = config["outbounds"][0]
     assert pool["settings"]["vnext"][0]["users"] == [{"id": RELAY_UUID, "encryption": "none"}]
-    assert pool["streamSettings"]["network"] == "xhttp"
-    assert pool["streamSettings"]["realitySettings"]["publicKey"] == RELAY_PUBLIC_KEY
+    assert pool["streamSettings"] == {
+        "network": "grpc",
+        "security": "reality",
+        "realitySettings": PROXY_CONFIG["outbounds"][0]["streamSettings"]["realitySettings"],
+        "grpcSettings": {"serviceName": "edge"},  # the default
+    }
+    assert config["outbounds"][1:] == [DIRECT, BLOCK]
 
-    document = node("backend")
-    document["public"]["transport"] = "xhttp"
-    public, relay = build_config(document)["inbounds"]
-    assert public["streamSettings"]["xhttpSettings"] == {"path": "/x"}
-    assert public["settings"]["clients"] == [ALICE, BOB]
-    assert relay == RELAY_INBOUND
+    backend = build_config({**document, "node_role": "backend"})
+    relay = backend["inbounds"][-1]
+    assert relay["settings"]["clients"] == [{"id": RELAY_UUID, "email": "proxy-service@cluster"}]
+    assert relay["streamSettings"]["grpcSettings"] == {"serviceName": "edge"}
+
+    links = [link["link"] for link in client_links(document, "proxy.example.ru")]
+    assert "type=grpc&serviceName=tunnel#alice-grpc-test-8445" in links[1]
+
+    # Its options are checked, and errors name the variable and list it with the others.
+    document["public"]["inbounds"][1]["service_name"] = "a b"
+    assert str(config_error(document)) == (
+        "xray_inbounds[1].service_name: must be letters and digits, got 'a b'"
+    )
+    document["public"]["inbounds"][1] = {"transport": "grpc-test", "port": 8445, "path": "/"}
+    assert str(config_error(document)) == (
+        "xray_inbounds[1].path: grpc-test takes service_name; 'path' is not one of them"
+    )
+    document["relay"]["transport"] = "quic"
+    document["public"]["inbounds"].pop()
+    assert str(config_error(document)) == (
+        "xray_relay_transport: must be one of tcp-vision, xhttp, grpc-test, got 'quic'"
+    )
+
+
+def test_every_transport_is_modelled_by_the_tests():
+    """The tests' own model of each transport (xray_strategies.TRANSPORT_MODELS) covers the
+    table: a new transport fails here until the property tests know what it must produce."""
+    assert set(TRANSPORT_MODELS) == set(TRANSPORTS)
+    for name, transport in TRANSPORTS.items():
+        model = TRANSPORT_MODELS[name]
+        assert (transport.network, transport.flow) == (model.network, model.flow), name
+        assert {key: default for key, (default, _) in transport.options.items()} == model.defaults
+    assert XHTTP_MODES == ("auto", "packet-up", "stream-up", "stream-one")
 
 
 def test_a_leaking_config_is_refused(monkeypatch):
@@ -535,6 +722,10 @@ def test_a_direct_rule_before_the_block_rules_is_refused(monkeypatch, role):
 
 _DELETE = object()
 BOTH = ("proxy", "backend")
+FINGERPRINT_LIST = (
+    "chrome, firefox, safari, ios, android, edge, 360, qq, random, randomized, randomizednoalpn "
+    "(uTLS ClientHello fingerprints)"
+)
 
 
 def _set(path, value):
@@ -592,30 +783,142 @@ def _set(path, value):
             "xray_dns_hosts['a'][1]: must be a string (quote it in YAML), got int 5",
         ),
         (BOTH, _set("dns_hosts", {"a": []}), "xray_dns_hosts['a']: must be an address or a"),
-        # The public inbound.
-        (BOTH, _set("public.port", 0), "xray_port: must be a port between 1 and 65535, got int 0"),
-        (BOTH, _set("public.port", 65536), "xray_port: must be a port between 1 and 65535"),
+        # The public inbounds.
         (
             BOTH,
-            _set("public.port", True),
-            "xray_port: must be a port between 1 and 65535, got bool",
+            _set("public.inbounds.0.port", 0),
+            "xray_inbounds[0].port: must be a port between 1 and 65535, got int 0",
         ),
         (
             BOTH,
-            _set("public.port", "44 3"),
-            "xray_port: must be a port between 1 and 65535, got str",
+            _set("public.inbounds.0.port", 65536),
+            "xray_inbounds[0].port: must be a port between 1 and 65535",
         ),
         (
             BOTH,
-            _set("public.port", 443.0),
-            "xray_port: must be a port between 1 and 65535, got float",
+            _set("public.inbounds.0.port", True),
+            "xray_inbounds[0].port: must be a port between 1 and 65535, got bool",
         ),
-        (BOTH, _set("public.port", _DELETE), "xray_port: is required (input key public.port)"),
-        (BOTH, _set("public", None), "xray_port: is required (input key public.port)"),
         (
             BOTH,
-            _set("public.transport", "xhttp"),
-            "xray_transport: must be one of tcp-vision, got 'xhttp'",
+            _set("public.inbounds.0.port", "44 3"),
+            "xray_inbounds[0].port: must be a port between 1 and 65535, got str",
+        ),
+        (
+            BOTH,
+            _set("public.inbounds.0.port", 443.0),
+            "xray_inbounds[0].port: must be a port between 1 and 65535, got float",
+        ),
+        (BOTH, _set("public.inbounds.0.port", _DELETE), "xray_inbounds[0].port: is required"),
+        (BOTH, _set("public.inbounds.0.port", None), "xray_inbounds[0].port: is required"),
+        (
+            BOTH,
+            _set("public.inbounds.0.transport", _DELETE),
+            "xray_inbounds[0].transport: is required",
+        ),
+        (
+            BOTH,
+            _set("public.inbounds.0.transport", "quic"),
+            "xray_inbounds[0].transport: must be one of tcp-vision, xhttp, got 'quic'",
+        ),
+        (
+            BOTH,
+            _set("public.inbounds.0.transport", ["xhttp"]),
+            "xray_inbounds[0].transport: must be one of tcp-vision, xhttp, got ['xhttp']",
+        ),
+        (
+            BOTH,
+            _set("public.inbounds", _DELETE),
+            "xray_inbounds: is required (input key public.inbounds)",
+        ),
+        (BOTH, _set("public", None), "xray_inbounds: is required (input key public.inbounds)"),
+        (
+            BOTH,
+            _set("public.inbounds", []),
+            "xray_inbounds: must be a non-empty list of inbounds, each a mapping with transport "
+            "and port (e.g. [{transport: tcp-vision, port: 443}]), got list",
+        ),
+        (
+            BOTH,
+            _set("public.inbounds", {"transport": "tcp-vision", "port": 443}),
+            "xray_inbounds: must be a non-empty list of inbounds, each a mapping with transport "
+            "and port (e.g. [{transport: tcp-vision, port: 443}]), got dict",
+        ),
+        (
+            BOTH,
+            _set("public.inbounds", "tcp-vision"),
+            "xray_inbounds: must be a non-empty list of inbounds",
+        ),
+        (
+            BOTH,
+            _set("public.inbounds.0", 443),
+            "xray_inbounds[0]: must be a mapping with transport and port, got int",
+        ),
+        (
+            BOTH,
+            _set("public.inbounds.0.path", "/"),
+            "xray_inbounds[0].path: tcp-vision takes no options; 'path' is not one of them",
+        ),
+        (
+            BOTH,
+            _set("public.inbounds", [{"transport": "tcp-vision", "port": 443}] * 2),
+            "xray_inbounds[1].port: 443 is also the port of xray_inbounds[0]",
+        ),
+        (
+            BOTH,
+            _set(
+                "public.inbounds",
+                [
+                    {"transport": "tcp-vision", "port": 443},
+                    {"transport": "xhttp", "port": 8444},
+                    {"transport": "xhttp", "port": "443"},
+                ],
+            ),
+            "xray_inbounds[2].port: 443 is also the port of xray_inbounds[0]",
+        ),
+        (
+            BOTH,
+            _set("public.inbounds.0", {"transport": "xhttp", "port": 443, "mode": "fast"}),
+            "xray_inbounds[0].mode: must be one of auto, packet-up, stream-up, stream-one, "
+            "got 'fast'",
+        ),
+        (
+            BOTH,
+            _set("public.inbounds.0", {"transport": "xhttp", "port": 443, "mode": ["auto"]}),
+            "xray_inbounds[0].mode: must be one of auto, packet-up, stream-up, stream-one, "
+            "got ['auto']",
+        ),
+        (
+            BOTH,
+            _set("public.inbounds.0", {"transport": "xhttp", "port": 443, "path": "edge"}),
+            "xray_inbounds[0].path: must be a URL path that starts with / (letters, digits and "
+            "-._~!$&'()*+,;=:@/, at most 128 characters, no query, no fragment, no percent "
+            "escapes), got 'edge'",
+        ),
+        (
+            BOTH,
+            _set("public.inbounds.0", {"transport": "xhttp", "port": 443, "path": "/a?b=1"}),
+            "xray_inbounds[0].path: must be a URL path that starts with /",
+        ),
+        (
+            BOTH,
+            _set("public.inbounds.0", {"transport": "xhttp", "port": 443, "path": "/a%2Fb"}),
+            "xray_inbounds[0].path: must be a URL path that starts with /",
+        ),
+        (
+            BOTH,
+            _set("public.inbounds.0", {"transport": "xhttp", "port": 443, "path": "/" * 129}),
+            "xray_inbounds[0].path: must be a URL path that starts with /",
+        ),
+        (
+            BOTH,
+            _set("public.inbounds.0", {"transport": "xhttp", "port": 443, "path": 5}),
+            "xray_inbounds[0].path: must be a string (quote it in YAML), got int 5",
+        ),
+        (
+            BOTH,
+            _set("public.inbounds.0", {"transport": "xhttp", "port": 443, "host": "a.b"}),
+            "xray_inbounds[0].host: xhttp takes path, mode; 'host' is not one of them",
         ),
         (BOTH, _set("public.users", None), "xray_users: is required (input key public.users)"),
         (
@@ -631,7 +934,22 @@ def _set(path, value):
         (
             BOTH,
             _set("public.users.1.level", 0),
-            "xray_users[1]: unknown key 'level' (a user has id and email)",
+            "xray_users[1]: unknown key 'level' (a user has id, email and maybe fingerprint)",
+        ),
+        (
+            BOTH,
+            _set("public.users.0.fingerprint", "unsafe"),
+            f"xray_users[0].fingerprint: must be one of {FINGERPRINT_LIST}, got 'unsafe'",
+        ),
+        (
+            BOTH,
+            _set("public.users.1.fingerprint", ""),
+            f"xray_users[1].fingerprint: must be one of {FINGERPRINT_LIST}, got ''",
+        ),
+        (
+            BOTH,
+            _set("public.users.1.fingerprint", 7),
+            "xray_users[1].fingerprint: must be one of chrome, ",
         ),
         (BOTH, _set("public.users.1.id", _DELETE), "xray_users[1].id: is required"),
         (BOTH, _set("public.users.0.email", None), "xray_users[0].email: is required"),
@@ -789,7 +1107,34 @@ def _set(path, value):
         (
             BOTH,
             _set("relay.transport", "tcp"),
-            "xray_relay_transport: must be one of tcp-vision, got 'tcp'",
+            "xray_relay_transport: must be one of tcp-vision, xhttp, got 'tcp'",
+        ),
+        (
+            BOTH,
+            _set("relay.options", {"path": "/"}),
+            "xray_relay_transport_options.path: tcp-vision takes no options; 'path' is not one "
+            "of them",
+        ),
+        (
+            BOTH,
+            _set("relay.options", "/relay"),
+            "xray_relay_transport_options: must be a mapping, got str",
+        ),
+        (
+            BOTH,
+            _set("relay", {**node()["relay"], "transport": "xhttp", "options": {"mode": "up"}}),
+            "xray_relay_transport_options.mode: must be one of auto, packet-up, stream-up, "
+            "stream-one, got 'up'",
+        ),
+        (
+            BOTH,
+            _set("relay", {**node()["relay"], "transport": None, "options": {"path": "x"}}),
+            "xray_relay_transport_options.path: must be a URL path that starts with /",
+        ),
+        (
+            BOTH,
+            _set("relay", {**node()["relay"], "transport": "xhttp", "options": {"Path": "/"}}),
+            "xray_relay_transport_options.Path: xhttp takes path, mode; 'Path' is not one of them",
         ),
         (
             BOTH,
@@ -858,7 +1203,24 @@ def _set(path, value):
         (
             ("proxy",),
             _set("fingerprint", "chrome\n"),
-            r"xray_relay_fingerprint: 'chrome\n' contains the control character",
+            f"xray_fingerprint: must be one of {FINGERPRINT_LIST}, got 'chrome\\n'",
+        ),
+        (
+            ("proxy",),
+            _set("fingerprint", "unsafe"),
+            f"xray_fingerprint: must be one of {FINGERPRINT_LIST}, got 'unsafe'",
+        ),
+        (("proxy",), _set("fingerprint", ""), "xray_fingerprint: must be one of chrome, "),
+        (("proxy",), _set("fingerprint", "Chrome"), "xray_fingerprint: must be one of chrome, "),
+        (
+            ("proxy",),
+            _set("pool.port", 443),
+            "xray_pool_port: 443 is also the port of xray_inbounds[0]",
+        ),
+        (
+            ("proxy",),
+            _set("pool.port", "443"),
+            "xray_pool_port: 443 is also the port of xray_inbounds[0]",
         ),
         (("proxy",), _set("preset", None), "proxy_preset: is required (input key preset)"),
         (("proxy",), _set("preset", "xx"), "proxy_preset: unknown preset 'xx' (known: ru)"),
@@ -888,6 +1250,11 @@ def _set(path, value):
             ("backend",),
             _set("relay.port", "8443a"),
             "xray_relay_port: must be a port between 1 and 65535, got str '8443a'",
+        ),
+        (
+            ("backend",),
+            _set("relay.port", 443),
+            "xray_relay_port: 443 is also the port of xray_inbounds[0]",
         ),
         (("backend",), _set("relay.name", "proxy service"), "xray_relay_name: 'proxy service'"),
         (("backend",), _set("relay.name", _DELETE), "xray_relay_name: is required"),
@@ -1080,43 +1447,17 @@ def test_secrets_are_never_quoted():
 
 def test_every_input_value_names_a_variable():
     keys = {"node_role", "log_level", "dns_hosts", "preset", "fingerprint"}
-    keys |= {"public.port", "public.transport", "public.users"}
+    keys |= {"public.inbounds", "public.users"}
     keys |= {f"public.reality.{key}" for key in ("target", "server_names", "private_key")}
     keys |= {"public.reality.short_id", "pool.address", "pool.port"}
-    keys |= {f"relay.{key}" for key in ("transport", "name", "server_name", "port", "identity")}
+    keys |= {f"relay.{key}" for key in ("transport", "options", "name", "server_name", "port")}
+    keys |= {"relay.identity"}
     keys |= {"own_addresses", "allowed_private_networks"}
     assert set(VARIABLES) == keys
     assert set(DEFAULTS) <= keys
 
 
 # --------------------------------------------------------------------------- properties
-
-
-@st.composite
-def nodes(draw, role):
-    """A valid input of ``role`` (proxy: with one generated preset)."""
-    name, preset = draw(presets())
-    relay = {
-        "server_name": draw(DOMAINS),
-        "name": draw(st.sampled_from(["proxy-service@cluster", "relay"])),
-        "port": draw(PORTS),
-        "identity": draw(identities()),
-    }
-    document = {
-        "node_role": role,
-        "public": {
-            "port": draw(st.one_of(PORTS, PORTS.map(str))),
-            "users": draw(user_lists()),
-            "reality": draw(reality_servers()),
-        },
-        "relay": relay if role == "proxy" or draw(st.booleans()) else None,
-        "pool": {"port": draw(PORTS)},
-        "presets": {name: preset},
-        "preset": name,
-        "own_addresses": draw(own_address_lists()),
-        "allowed_private_networks": draw(allowed_network_lists()),
-    }
-    return document
 
 
 def expected_direct_rules(preset):
@@ -1156,32 +1497,81 @@ def test_every_proxy_config_fails_closed(document):
     assert len(rules) == len(blocks) + len(direct) + 1
 
 
-@given(nodes("proxy"))
-def test_proxy_inbound_and_pool_carry_the_inputs(document):
-    config = build_config(document)
-    (inbound,) = config["inbounds"]
-    public = document["public"]
-    assert inbound["tag"] == "public"
-    assert inbound["port"] == int(public["port"])
-    assert inbound["settings"]["clients"] == [client(user) for user in public["users"]]
-    reality = inbound["streamSettings"]["realitySettings"]
-    assert reality == {
-        "target": public["reality"]["target"],
-        "serverNames": public["reality"]["server_names"],
-        "privateKey": public["reality"]["private_key"],
-        "shortIds": [public["reality"]["short_id"]],
+def server_client(user, transport):
+    """A user as the inbound of ``transport`` must list it: id, email, the transport's flow;
+    never the user's own fingerprint."""
+    return {"id": user["id"], "email": user["email"], **flow_of(transport)}
+
+
+def public_reality(document):
+    reality = document["public"]["reality"]
+    return {
+        "target": reality["target"],
+        "serverNames": reality["server_names"],
+        "privateKey": reality["private_key"],
+        "shortIds": [reality["short_id"]],
     }
-    identity = document["relay"]["identity"]
+
+
+def assert_public_inbounds(config, document, base):
+    """Every xray_inbounds entry, in order, as an inbound ``<base>-<port>`` carrying its
+    transport's network, flow and settings, with the same users and REALITY keys."""
+    public = document["public"]
+    given = public["inbounds"]
+    inbounds = config["inbounds"][: len(given)]
+    assert [inbound["tag"] for inbound in inbounds] == [f"{base}-{int(i['port'])}" for i in given]
+    for inbound, entry in zip(inbounds, given, strict=True):
+        name = entry["transport"]
+        assert inbound["port"] == int(entry["port"])
+        assert inbound["listen"] == "0.0.0.0" and inbound["protocol"] == "vless"
+        clients = [server_client(user, name) for user in public["users"]]
+        assert inbound["settings"] == {"clients": clients, "decryption": "none"}
+        reality = public_reality(document)
+        assert inbound["streamSettings"] == stream_of(name, reality, inbound_options(entry))
+
+
+@given(nodes("proxy"))
+def test_proxy_inbounds_and_pool_carry_the_inputs(document):
+    config = build_config(document)
+    assert len(config["inbounds"]) == len(document["public"]["inbounds"])
+    assert_public_inbounds(config, document, "public")
+    relay = document["relay"]
+    identity = relay["identity"]
+    name = relay_transport(document)
     pool = config["outbounds"][0]
     assert pool["settings"]["vnext"][0]["users"] == [
-        {"id": identity["uuid"], "encryption": "none", "flow": "xtls-rprx-vision"}
+        {"id": identity["uuid"], "encryption": "none", **flow_of(name)}
     ]
-    assert pool["streamSettings"]["realitySettings"] == {
-        "serverName": document["relay"]["server_name"],
+    reality = {
+        "serverName": relay["server_name"],
         "publicKey": identity["public_key"],
         "shortId": identity["short_id"],
-        "fingerprint": "chrome",
+        "fingerprint": document.get("fingerprint", "chrome"),
     }
+    assert pool["streamSettings"] == stream_of(name, reality, relay.get("options"))
+
+
+@pytest.mark.parametrize("relay", sorted(TRANSPORTS))
+@given(data=st.data())
+def test_the_transport_matrix(relay, data):
+    """Every public transport list (1 to 3 inbounds of any transports, distinct ports) with
+    every relay transport: the proxy config fails closed and blocks the node itself, the
+    pool outbound carries the relay transport's network, flow and settings, every public
+    inbound its own transport's."""
+    document = data.draw(nodes("proxy", relay_transport=relay))
+    config = build_config(document)
+    own = document["own_addresses"]
+    check_fail_closed(config, pool_tag="foreign-pool", direct_tag="direct", own_addresses=own)
+    check_local_blocked(config, own, direct_tag="direct")
+    assert_public_inbounds(config, document, "public")
+    pool = config["outbounds"][0]
+    model = TRANSPORT_MODELS[relay]
+    options = document["relay"].get("options")
+    assert pool["streamSettings"]["network"] == model.network
+    assert pool["settings"]["vnext"][0]["users"][0].get("flow") == model.flow
+    settings = {k: v for k, v in pool["streamSettings"].items() if k.endswith("Settings")}
+    assert settings.pop("realitySettings")
+    assert settings == model.settings(checked_options(relay, options))
 
 
 @given(nodes("backend"))
@@ -1191,19 +1581,60 @@ def test_every_backend_config(document):
     assert config["outbounds"] == [DIRECT, BLOCK]
     assert config["routing"]["domainStrategy"] == "AsIs"
     assert {rule["outboundTag"] for rule in config["routing"]["rules"]} == {"block"}
+    assert_public_inbounds(config, document, "client")
     tags = [inbound["tag"] for inbound in config["inbounds"]]
+    public = [f"client-{int(inbound['port'])}" for inbound in document["public"]["inbounds"]]
     relay = document["relay"]
-    assert tags == (["client", "relay"] if relay else ["client"])
+    assert tags == ([*public, "relay"] if relay else public)
     if relay:
-        inbound = config["inbounds"][1]
+        name = relay_transport(document)
+        inbound = config["inbounds"][-1]
         assert inbound["port"] == relay["port"]
         assert inbound["settings"]["clients"] == [
-            client({"id": relay["identity"]["uuid"], "email": relay["name"]})
+            server_client({"id": relay["identity"]["uuid"], "email": relay["name"]}, name)
         ]
-        reality = inbound["streamSettings"]["realitySettings"]
-        assert reality["serverNames"] == [relay["server_name"]]
-        assert reality["target"] == document["public"]["reality"]["target"]
-        assert reality["privateKey"] == relay["identity"]["private_key"]
+        reality = {
+            "target": document["public"]["reality"]["target"],
+            "serverNames": [relay["server_name"]],
+            "privateKey": relay["identity"]["private_key"],
+            "shortIds": [relay["identity"]["short_id"]],
+        }
+        assert inbound["streamSettings"] == stream_of(name, reality, relay.get("options"))
+
+
+def _stream_without_reality(stream):
+    return {key: value for key, value in stream.items() if key != "realitySettings"}
+
+
+@given(nodes("proxy"))
+def test_both_ends_of_the_relay_agree(document):
+    """One relay input, built as a proxy and as a backend: the backend's relay inbound and
+    the proxy's foreign-pool outbound agree on network, flow and transport settings
+    (xhttpSettings), on the relay user, and the outbound's REALITY settings are accepted by
+    the inbound's."""
+    proxy = build_config(document)
+    backend = build_config({**document, "node_role": "backend"})
+    pool = proxy["outbounds"][0]
+    relay = backend["inbounds"][-1]
+    assert relay["tag"] == "relay"
+    assert relay["port"] == document["relay"]["port"]
+    stream = pool["streamSettings"]
+    assert _stream_without_reality(stream) == _stream_without_reality(relay["streamSettings"])
+    assert stream["network"] == relay["streamSettings"]["network"]
+    assert stream.get("xhttpSettings") == relay["streamSettings"].get("xhttpSettings")
+    (user,) = pool["settings"]["vnext"][0]["users"]
+    (client,) = relay["settings"]["clients"]
+    assert user["id"] == client["id"]
+    assert user.get("flow") == client.get("flow")
+    client_reality = stream["realitySettings"]
+    server_reality = relay["streamSettings"]["realitySettings"]
+    assert client_reality["serverName"] in server_reality["serverNames"]
+    assert client_reality["shortId"] in server_reality["shortIds"]
+    identity = document["relay"]["identity"]
+    assert (server_reality["privateKey"], client_reality["publicKey"]) == (
+        identity["private_key"],
+        identity["public_key"],
+    )
 
 
 def _probes(data, document):
@@ -1343,7 +1774,11 @@ def test_a_repeated_user_is_named(users, data):
 def test_ports(port):
     document = node("backend")
     document["relay"]["port"] = port
-    if 1 <= port <= 65535:
+    if port == 443:  # the public inbound's
+        assert str(config_error(document)) == (
+            "xray_relay_port: 443 is also the port of xray_inbounds[0]"
+        )
+    elif 1 <= port <= 65535:
         assert build_config(document)["inbounds"][1]["port"] == port
         document["relay"]["port"] = str(port)
         assert build_config(document)["inbounds"][1]["port"] == port

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import string
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from ansible_collections.edgerelay.proxy.plugins.module_utils.relay_identity import encode_key
 from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_common import (
     NODE_LOCAL_NETWORKS,
 )
-from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_config import PRIVATE_NETWORKS
+from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_config import (
+    DEFAULTS,
+    FINGERPRINTS,
+    PRIVATE_NETWORKS,
+    TRANSPORTS,
+    XHTTP_MODES,
+)
 from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_presets import ENTRY_TYPES
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -25,9 +35,6 @@ from tests.helpers import preset_routing
 # strategy of that name here).
 PRESETS_DIR = preset_routing.PRESETS_DIR
 shipped_presets = preset_routing.presets
-
-# The shipped presets, read once by the shared test helper (its ``presets`` would clash with
-# the strategy of that name here).
 
 GEODATA = {
     "geosite": {"url": "https://example.org/geosite.dat", "sha256": "a" * 64},
@@ -135,12 +142,23 @@ KEYS = st.text(
 )
 
 
+FINGERPRINT_NAMES = st.sampled_from(FINGERPRINTS)
+# Raw 32-byte X25519 keys as `xray x25519` prints them (any 32 bytes are a private key).
+X25519_KEYS = st.binary(min_size=32, max_size=32).map(encode_key)
+
+
 @st.composite
-def user_lists(draw, max_size=6):
-    """Xray users: distinct ids and distinct emails (ignoring case)."""
+def user_lists(draw, max_size=6, fingerprints=False):
+    """Xray users: distinct ids and distinct emails (ignoring case); with ``fingerprints``
+    some carry their own ``fingerprint`` (a key of their links only)."""
     ids = draw(st.lists(UUIDS, max_size=max_size, unique=True))
     emails = draw(st.lists(EMAILS, min_size=len(ids), max_size=len(ids), unique_by=str.lower))
-    return [{"id": user_id, "email": email} for user_id, email in zip(ids, emails, strict=True)]
+    users = [{"id": user_id, "email": email} for user_id, email in zip(ids, emails, strict=True)]
+    if fingerprints:
+        for user in users:
+            if draw(st.booleans()):
+                user["fingerprint"] = draw(FINGERPRINT_NAMES)
+    return users
 
 
 @st.composite
@@ -163,6 +181,153 @@ def reality_servers(draw):
         "private_key": draw(KEYS),
         "short_id": draw(SHORT_IDS),
     }
+
+
+# --------------------------------------------------------------------------- transports
+
+
+@dataclass(frozen=True)
+class TransportModel:
+    """What a transport must put on both ends of a hop, written out here rather than read
+    from TRANSPORTS: Xray's ``network``, the ``flow`` of clients and users (None: no key),
+    the option defaults, a strategy per option, and the ``streamSettings`` entries its
+    checked options give (besides network, security and realitySettings)."""
+
+    network: str
+    flow: str | None
+    defaults: dict
+    values: dict
+    settings: Callable[[dict], dict]
+
+
+# URL path characters the builder accepts in xhttp's path (no "%", "?" or "#").
+_PATH_CHARS = string.ascii_letters + string.digits + "-._~!$&'()*+,;=:@/"
+XHTTP_PATHS = st.text(_PATH_CHARS, max_size=127).map(lambda rest: "/" + rest)
+TRANSPORT_MODELS = {
+    "tcp-vision": TransportModel("tcp", "xtls-rprx-vision", {}, {}, lambda options: {}),
+    "xhttp": TransportModel(
+        "xhttp",
+        None,
+        {"path": "/", "mode": "auto"},
+        {"path": XHTTP_PATHS, "mode": st.sampled_from(XHTTP_MODES)},
+        lambda options: {"xhttpSettings": {"path": options["path"], "mode": options["mode"]}},
+    ),
+}
+TRANSPORT_NAMES = st.sampled_from(sorted(TRANSPORTS))
+
+
+def transport_options(name):
+    """Options of transport ``name`` as an operator writes them: any subset, each a valid
+    value or null (its default)."""
+    values = TRANSPORT_MODELS[name].values
+    return st.fixed_dictionaries(
+        {}, optional={key: st.one_of(st.none(), value) for key, value in values.items()}
+    )
+
+
+def checked_options(name, given):
+    """The options the builder must use: ``given`` (or null) over the defaults."""
+    defaults = TRANSPORT_MODELS[name].defaults
+    given = given or {}
+    return {
+        key: default if given.get(key) is None else given[key] for key, default in defaults.items()
+    }
+
+
+def flow_of(name):
+    """The ``flow`` entry of a client or user of transport ``name``."""
+    flow = TRANSPORT_MODELS[name].flow
+    return {"flow": flow} if flow else {}
+
+
+def stream_of(name, reality, given=None):
+    """The ``streamSettings`` transport ``name`` with options ``given`` must produce."""
+    model = TRANSPORT_MODELS[name]
+    return {
+        "network": model.network,
+        "security": "reality",
+        "realitySettings": reality,
+        **model.settings(checked_options(name, given)),
+    }
+
+
+def inbound_options(inbound):
+    """The transport options of an ``xray_inbounds`` entry."""
+    return {key: value for key, value in inbound.items() if key not in ("transport", "port")}
+
+
+@st.composite
+def inbound_lists(draw, min_size=1, max_size=3):
+    """``xray_inbounds``: 1 to 3 inbounds of any transports (repeats too), distinct ports
+    (some as digit strings), each with any valid options."""
+    names = draw(st.lists(TRANSPORT_NAMES, min_size=min_size, max_size=max_size))
+    ports = draw(st.lists(PORTS, min_size=len(names), max_size=len(names), unique=True))
+    inbounds = []
+    for name, port in zip(names, ports, strict=True):
+        options = draw(transport_options(name))
+        inbounds.append(
+            {"transport": name, "port": draw(st.sampled_from([port, str(port)])), **options}
+        )
+    return inbounds
+
+
+@st.composite
+def relays(draw, transport=None, ports=PORTS):
+    """The ``relay`` input with every key of both roles, its port drawn from ``ports``;
+    ``transport`` None: any. The default transport is sometimes left out; no options are
+    left out, empty or null."""
+    name = draw(TRANSPORT_NAMES) if transport is None else transport
+    relay = {
+        "server_name": draw(DOMAINS),
+        "name": draw(st.sampled_from(["proxy-service@cluster", "relay"])),
+        "port": draw(ports),
+        "identity": draw(identities()),
+    }
+    if name != DEFAULTS["relay.transport"] or draw(st.booleans()):
+        relay["transport"] = name
+    options = draw(transport_options(name))
+    if options:
+        relay["options"] = options
+    elif draw(st.booleans()):
+        relay["options"] = draw(st.sampled_from([{}, None]))
+    return relay
+
+
+@st.composite
+def nodes(draw, role, relay_transport=None):
+    """A valid input of ``role`` (proxy: with one generated preset): 1 to 3 public inbounds,
+    a relay of ``relay_transport`` (None: any), users with and without their own fingerprint,
+    a REALITY private key that is a real X25519 key. The relay port (a backend's) and the
+    pool port (a proxy's) are none of the inbound ports."""
+    name, preset = draw(presets())
+    inbounds = draw(inbound_lists())
+    taken = {int(inbound["port"]) for inbound in inbounds}
+    free_ports = PORTS.filter(lambda port: port not in taken)
+    relay = draw(relays(relay_transport, free_ports))
+    reality = draw(reality_servers())
+    reality["private_key"] = draw(X25519_KEYS)
+    document = {
+        "node_role": role,
+        "public": {
+            "inbounds": inbounds,
+            "users": draw(user_lists(fingerprints=True)),
+            "reality": reality,
+        },
+        "relay": relay if role == "proxy" or draw(st.booleans()) else None,
+        "pool": {"port": draw(free_ports)},
+        "presets": {name: preset},
+        "preset": name,
+        "own_addresses": draw(own_address_lists()),
+        "allowed_private_networks": draw(allowed_network_lists()),
+    }
+    if draw(st.booleans()):
+        document["fingerprint"] = draw(FINGERPRINT_NAMES)
+    return document
+
+
+def relay_transport(document):
+    """The relay transport name of a ``nodes()`` input (the default when left out)."""
+    return document["relay"].get("transport") or DEFAULTS["relay.transport"]
 
 
 # --------------------------------------------------------------------------- addresses
