@@ -16,7 +16,11 @@ author: edgerelay.proxy contributors
 short_description: The roles a host will run, read from the plays of a playbook
 description:
   - Takes the plays of a playbook (its YAML, parsed) and the groups of a host, and returns the
-    roles of every play that targets one of those groups, in play order, each once.
+    roles of every play that targets one of those groups, each once, in an order that keeps
+    the order of every one of those plays (a role comes after every role a play runs before
+    it; ties go to the role seen first). For the groups of all hosts it gives one order in
+    which every host's roles can be walked, whatever its stack.
+  - Plays that run roles in contradicting orders fail.
   - The playbook's own C(roles) lists are the one source; the input validation of
     C(playbooks/plan.yml) uses this to run each role's pre-flight on exactly the hosts that
     will run the role.
@@ -57,7 +61,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: Role names without the namespace, in the order the plays run them, each once.
+  description: Role names without the namespace, each once, in an order that keeps every play's.
   type: list
   elements: str
   sample: [common, tproxy, mtproxy, haproxy, monitoring, verify]
@@ -104,7 +108,7 @@ def play_roles(plays, group_names=None, namespace="edgerelay.proxy"):
     if isinstance(plays, (str, bytes, Mapping)) or not isinstance(plays, Sequence):
         raise AnsibleFilterError(f"play_roles: expects a list of plays, got {type_name(plays)}")
     groups = {str(name) for name in group_names} | {"all"}
-    roles = []
+    sequences = []
     for index, play in enumerate(plays):
         if not isinstance(play, Mapping):
             raise AnsibleFilterError(f"play_roles: plays[{index}] is not a play")
@@ -112,10 +116,34 @@ def play_roles(plays, group_names=None, namespace="edgerelay.proxy"):
             continue
         if not _targets(play.get("hosts"), index) & groups:
             continue
+        sequence = []
         for entry in play.get("roles") or []:
             name = _role_name(entry, index, namespace)
-            if name not in roles:
-                roles.append(name)
+            if name not in sequence:
+                sequence.append(name)
+        sequences.append(sequence)
+    return _merged(sequences)
+
+
+def _merged(sequences):
+    """One order of the roles of all ``sequences`` that keeps the order of each: a role comes
+    after every role some play runs before it; ties go to the role seen first."""
+    seen = []
+    before = {}
+    for sequence in sequences:
+        for position, name in enumerate(sequence):
+            if name not in seen:
+                seen.append(name)
+            before.setdefault(name, set()).update(sequence[:position])
+    roles = []
+    while len(roles) < len(seen):
+        ready = [name for name in seen if name not in roles and before[name] <= set(roles)]
+        if not ready:
+            left = [name for name in seen if name not in roles]
+            raise AnsibleFilterError(
+                f"play_roles: the plays run the roles {', '.join(left)} in contradicting orders"
+            )
+        roles.append(ready[0])
     return roles
 
 

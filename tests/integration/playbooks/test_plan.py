@@ -157,3 +157,53 @@ def test_a_bad_input_stops_the_plan_naming_the_variable(tmp_path, host_vars, mes
     assert rc != 0
     assert message in output, output[-3000:]
     assert SECRET not in output
+
+
+def test_both_stacks_in_one_inventory_are_planned(tmp_path):
+    """An inventory with an MTProxy host and an Xray proxy with its backend: every host's
+    pre-flights run in its stack's order (the xray plan before verify checks it), whichever
+    host comes first."""
+    local = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+        "edgerelay_secrets_dir": str(tmp_path / "secrets"),
+    }
+    xray = {
+        **local,
+        "xray_reality_target": "reality.lab.example:443",
+        "xray_reality_server_names": ["reality.lab.example"],
+        "xray_reality_target_check": False,
+    }
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(
+        json.dumps(
+            {
+                "mtproxy_servers": {"hosts": {"edge": {**local, **FAKETLS}}},
+                "proxy_servers": {"hosts": {"edge1": {**xray, "proxy_backends": ["vpn1"]}}},
+                "vpn_servers": {"hosts": {"vpn1": xray}},
+            }
+        )
+    )
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=str(REPO_ROOT / ".collections"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
+    )
+    completed = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ansible-playbook")),
+            "-i",
+            str(inventory),
+            str(REPO_ROOT / "playbooks" / "plan.yml"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    assert "ok=0" not in output

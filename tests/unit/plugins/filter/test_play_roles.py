@@ -38,7 +38,8 @@ def test_filter_is_registered():
 def test_roles_of_the_host_groups_in_order_each_once():
     assert play_roles(PLAYS, ["vpn_servers"]) == ["common", "xray"]
     assert play_roles(PLAYS, ["proxy_servers"]) == ["common", "haproxy", "xray"]
-    assert play_roles(PLAYS, ["proxy_servers", "vpn_servers"]) == ["common", "xray", "haproxy"]
+    # A host of both groups: one order that keeps both plays' (haproxy before xray).
+    assert play_roles(PLAYS, ["proxy_servers", "vpn_servers"]) == ["common", "haproxy", "xray"]
     assert play_roles(PLAYS, ["mtproxy_servers"]) == []
 
 
@@ -95,3 +96,67 @@ def test_result_is_the_ordered_union_of_the_matching_plays(groups):
                 r.split(".")[-1] for r in play["roles"] if r.split(".")[-1] not in expected
             ]
     assert play_roles(plays, groups) == expected
+
+
+def _stack_plays():
+    return [
+        play
+        for name in ("mtproxy.yml", "xray.yml")
+        for play in yaml.safe_load((PLAYBOOKS / name).read_text(encoding="utf-8"))
+    ]
+
+
+def test_the_roles_of_all_stacks_in_one_order_that_keeps_each_plays():
+    """What playbooks/plan.yml walks on every host: xray before monitoring and verify,
+    although the MTProxy play, which has no xray, comes first."""
+    groups = ["mtproxy_servers", "proxy_servers", "vpn_servers"]
+    assert play_roles(_stack_plays(), groups) == [
+        "common",
+        "tproxy",
+        "mtproxy",
+        "haproxy",
+        "xray",
+        "monitoring",
+        "verify",
+    ]
+
+
+def test_plays_in_contradicting_orders_fail():
+    plays = [
+        {"hosts": "a", "roles": ["edgerelay.proxy.x", "edgerelay.proxy.y"]},
+        {"hosts": "b", "roles": ["edgerelay.proxy.y", "edgerelay.proxy.x"]},
+    ]
+    assert play_roles(plays, ["a"]) == ["x", "y"]
+    with pytest.raises(AnsibleFilterError, match="contradicting orders"):
+        play_roles(plays, ["a", "b"])
+
+
+_NAMES = st.sampled_from(["a", "b", "c", "d", "e", "f"])
+
+
+@st.composite
+def consistent_plays(draw):
+    """Plays whose role lists are subsequences of one hidden order."""
+    order = draw(st.permutations(["a", "b", "c", "d", "e", "f"]))
+    plays = []
+    for index in range(draw(st.integers(1, 4))):
+        chosen = draw(st.sets(_NAMES, min_size=1))
+        roles = [f"edgerelay.proxy.{name}" for name in order if name in chosen]
+        plays.append({"hosts": f"g{index}", "roles": roles})
+    return plays
+
+
+@given(consistent_plays())
+def test_every_play_keeps_its_order_in_the_merged_list(plays):
+    groups = [play["hosts"] for play in plays]
+    merged = play_roles(plays, groups)
+    assert sorted(merged) == sorted({role.split(".")[-1] for p in plays for role in p["roles"]})
+    for play in plays:
+        names = [role.split(".")[-1] for role in play["roles"]]
+        positions = [merged.index(name) for name in names]
+        assert positions == sorted(positions)
+        # One group alone: exactly that play's roles, in its order.
+        assert (
+            play_roles(plays, [play["hosts"]]) == names
+            or len([p for p in plays if p["hosts"] == play["hosts"]]) > 1
+        )
