@@ -82,6 +82,11 @@ def run_plan(run_playbook, secrets, **variables):
         "edgerelay_secrets_dir": str(secrets),
         "proxy_backends": ["vpn1"],
         "xray_allowed_private_networks": ["172.29.0.0/24"],
+        # Format only here; tests/integration/roles/test_reality_target_check.py checks a
+        # real target through this pre-flight.
+        "xray_reality_target": "reality.lab.example:443",
+        "xray_reality_server_names": ["reality.lab.example"],
+        "xray_reality_target_check": False,
         **variables,
     }
     return run_playbook(plan_tasks(), extra_vars=extra_vars, inventory=inventory())
