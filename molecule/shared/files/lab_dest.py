@@ -5,9 +5,13 @@
 
 :80   HTTP: answers every request with ``peer <ip> host <Host header>`` and appends the
       same line, with a timestamp, to --log. Tests read which address (proxy or backend)
-      reached which destination name.
+      reached which destination name. ``GET /bulk/<bytes>`` answers that many bytes instead
+      (at most 1 GiB; throughput benchmarks), logged the same way.
 :443  TLS 1.3 server with a self-signed certificate: the REALITY target ("dest") of the lab
       Xray inbounds, so nothing is fetched from a real site.
+:8443 TLS 1.2 only server (maximum version TLS 1.2) with the same certificate and handler: a
+      target the pre-flight check (edgerelay.proxy.reality_target_check) must refuse, as
+      REALITY needs TLS 1.3 (xray_reality_target: 172.29.0.20:8443).
 """
 
 import argparse
@@ -20,10 +24,23 @@ import time
 
 def make_handler(log_path: str):
     class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
         def do_GET(self):
             line = f"peer {self.client_address[0]} host {self.headers.get('Host', '-')}"
             with open(log_path, "a") as log:
                 log.write(f"{time.time():.3f} {line}\n")
+            size = self.path.removeprefix("/bulk/")
+            if self.path.startswith("/bulk/") and size.isdigit() and int(size) <= 1 << 30:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", size)
+                self.end_headers()
+                chunk, left = bytes(65536), int(size)
+                while left > 0:
+                    self.wfile.write(chunk[: min(left, len(chunk))])
+                    left -= len(chunk)
+                return
             body = (line + "\n").encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
@@ -75,7 +92,13 @@ def main() -> None:
     context.load_cert_chain(cert, key)
     tls.socket = context.wrap_socket(tls.socket, server_side=True)
     threading.Thread(target=tls.serve_forever, daemon=True).start()
-    print("lab-dest: HTTP on :80, TLS 1.3 on :443", flush=True)
+    tls12 = http.server.ThreadingHTTPServer(("0.0.0.0", 8443), handler)
+    context12 = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context12.maximum_version = ssl.TLSVersion.TLSv1_2
+    context12.load_cert_chain(cert, key)
+    tls12.socket = context12.wrap_socket(tls12.socket, server_side=True)
+    threading.Thread(target=tls12.serve_forever, daemon=True).start()
+    print("lab-dest: HTTP on :80, TLS 1.3 on :443, TLS 1.2 only on :8443", flush=True)
     plain.serve_forever()
 
 
