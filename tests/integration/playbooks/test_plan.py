@@ -207,3 +207,18 @@ def test_both_stacks_in_one_inventory_are_planned(tmp_path):
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output
     assert "ok=0" not in output
+
+
+def test_the_secret_file_of_an_earlier_version_is_kept(tmp_path):
+    """mtproxy-<host>.json as the versions before users wrote it (identity mtproxy@<host>):
+    the one-user shorthand reads it and keeps its secret, so upgrading changes no link."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir(mode=0o700)
+    stored = secrets / "mtproxy-edge.json"
+    identity = {"version": 1, "kind": "mtproxy", "name": "mtproxy@edge", "secret": SECRET}
+    stored.write_text(json.dumps(identity))
+    stored.chmod(0o600)
+    rc, output = run_plan(tmp_path, {**FAKETLS, "mtproxy_secret": ""})
+    assert rc == 0, output
+    assert json.loads(stored.read_text()) == identity
+    assert SECRET not in output
