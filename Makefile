@@ -110,9 +110,25 @@ bench: bootstrap ## Benchmark against its own lab host: prints a table, writes d
 bench-smoke: bootstrap ## A short run of the benchmark harness (no goals checked)
 	python3 scripts/bench.py --smoke
 
+# make lab [STACK=all|mtproxy|xray]: the lab stacks to bring up (default: both). Each has its
+# own inventory in lab/ and its own run of lab/up.yml (MTProxy first); ansible.cfg's default
+# inventory stays the MTProxy lab.
+STACK ?= all
+LAB_XRAY_CONTAINERS := edgerelay-lab-xray-proxy edgerelay-lab-xray-vpn1 edgerelay-lab-xray-vpn2 \
+  edgerelay-lab-xray-dest edgerelay-lab-xray-client
+LAB_XRAY_LINKS := lab/.edgerelay/links/edgerelay-lab-xray-proxy.txt
+lab-stack = $(filter all $(1),$(STACK))
+
 .PHONY: lab
-lab: bootstrap ## Bring up the local lab (systemd host in Docker), deploy, verify, print the link
+lab: bootstrap ## Local lab (STACK=all|mtproxy|xray; default all): containers, deploy, verify, print the links
+	@case "$(STACK)" in all|mtproxy|xray) ;; *) echo "make lab: STACK must be all, mtproxy or xray, not '$(STACK)'" >&2; exit 2 ;; esac
+ifneq ($(call lab-stack,mtproxy),)
 	ansible-playbook -i lab/inventory.yml lab/up.yml
+endif
+ifneq ($(call lab-stack,xray),)
+	ansible-playbook -i lab/xray-inventory.yml lab/up.yml
+endif
+ifneq ($(call lab-stack,mtproxy),)
 	@echo
 	@echo "Lab is up. The links are printed above (task 'Print the client links') and kept in lab/.edgerelay/links/ (0600)."
 	@echo "  stats:      docker exec edgerelay-lab sh -c \"echo 'show stat' | socat stdio /run/haproxy/admin.sock\" (the page is on the lab's loopback)"
@@ -121,12 +137,31 @@ lab: bootstrap ## Bring up the local lab (systemd host in Docker), deploy, verif
 	@echo "  re-deploy:  ansible-playbook -i lab/inventory.yml playbooks/deploy.yml [--tags scale|config|monitoring|verify]"
 	@echo "  shell:      docker exec -it edgerelay-lab bash"
 	@echo "  tear down:  make lab-down"
+endif
+ifneq ($(call lab-stack,xray),)
+	@echo
+	@echo "Xray lab is up: proxy node edgerelay-lab-xray-proxy (10.251.78.10, ru preset, tcp-vision :443 + xhttp :8444),"
+	@echo "backends edgerelay-lab-xray-vpn1/vpn2 (relay leg xhttp), destination edgerelay-lab-xray-dest (site.lab.ru, site.lab.example)."
+	@echo "  links of lab-user ($(LAB_XRAY_LINKS), 0600):"
+	@sed 's/^/    /' $(LAB_XRAY_LINKS)
+	@echo "  try them:   docker exec edgerelay-lab-xray-client lab-xray-fetch"
+	@echo "              (client config from the links alone, then a foreign and a .ru page through each: which host each left from)"
+	@echo "  re-deploy:  ansible-playbook -i lab/xray-inventory.yml playbooks/deploy.yml [--tags config|xray|verify]"
+	@echo "  shell:      docker exec -it edgerelay-lab-xray-proxy bash"
+	@echo "  tear down:  make lab-down [STACK=xray]"
+endif
 
 .PHONY: lab-down
-lab-down: ## Remove the lab host container, its Docker volume and network
+lab-down: ## Remove the lab's containers, Docker volumes and networks (STACK=mtproxy|xray: that stack's only)
+ifneq ($(call lab-stack,mtproxy),)
 	-docker rm -f edgerelay-lab edgerelay-lab-mask edgerelay-bench edgerelay-bench-client edgerelay-bench-direct edgerelay-bench-faketls edgerelay-bench-mask
 	-docker volume rm edgerelay-lab-docker edgerelay-bench-docker
 	-docker network rm edgerelay-lab
+endif
+ifneq ($(call lab-stack,xray),)
+	-docker rm -f $(LAB_XRAY_CONTAINERS)
+	-docker network rm edgerelay-lab-xray
+endif
 
 .PHONY: build
 build: bootstrap ## Build the collection tarball (ansible-galaxy collection build)
