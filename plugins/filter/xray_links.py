@@ -58,15 +58,17 @@ EXAMPLES = r"""
   no_log: true
 
 # With two inbounds, [{transport: tcp-vision, port: 443}, {transport: xhttp, port: 8444}],
-# and one user alice, xray_client_links is:
+# and one user alice, xray_client_links is (query shortened):
 #   - user: alice
 #     transport: tcp-vision
 #     port: 443
-#     link: "vless://<uuid>@proxy.example.ru:443?encryption=none&security=reality&sni=...&fp=chrome&pbk=...&sid=...&flow=xtls-rprx-vision&type=tcp&headerType=none#alice-tcp-vision-443"
+#     link: "vless://<uuid>@proxy.example.ru:443?encryption=none&security=reality&...
+#            &flow=xtls-rprx-vision&type=tcp&headerType=none#alice-tcp-vision-443"
 #   - user: alice
 #     transport: xhttp
 #     port: 8444
-#     link: "vless://<uuid>@proxy.example.ru:8444?encryption=none&security=reality&sni=...&fp=chrome&pbk=...&sid=...&type=xhttp&path=%2F&mode=auto#alice-xhttp-8444"
+#     link: "vless://<uuid>@proxy.example.ru:8444?encryption=none&security=reality&...
+#            &type=xhttp&path=%2F&mode=auto#alice-xhttp-8444"
 """
 
 RETURN = r"""
