@@ -22,6 +22,7 @@ ARGUMENT_SPEC = {
     "path": {"type": "path", "required": True},
     "name": {"type": "str", "default": DEFAULT_NAME},
     "kind": {"type": "str", "default": "relay", "choices": list(KINDS)},
+    "aliases": {"type": "list", "elements": "str", "default": []},
 }
 
 RETURNED = ("name", "kind", "uuid", "private_key", "public_key", "short_id", "secret")
@@ -62,7 +63,9 @@ class ActionModule(ActionBase):
         warnings = [] if self._task.no_log else [NO_LOG_WARNING]
 
         try:
-            identity, changed = self._identity(path, args["name"], args["kind"])
+            identity, changed = self._identity(
+                path, args["name"], args["kind"], tuple(args["aliases"])
+            )
         except IdentityError as exc:
             result.update(failed=True, changed=False, msg=str(exc))
             return result
@@ -81,23 +84,23 @@ class ActionModule(ActionBase):
             result["warnings"] = warnings
         return result
 
-    def _identity(self, path, name, kind):
+    def _identity(self, path, name, kind, aliases=()):
         """Return (identity, changed)."""
         # Before anything is read or written: a directory or file others may use fails.
         check_private(path)
         if os.path.lexists(path):
-            return self._load(path, name, kind), False
+            return self._load(path, name, kind, aliases), False
         identity = generate_identity(name, kind)
         if self._task.check_mode:
             return identity, True
         if store_identity(path, identity):
             return identity, True
         # Another fork wrote it first: everybody uses that one.
-        return self._load(path, name, kind), False
+        return self._load(path, name, kind, aliases), False
 
     @staticmethod
-    def _load(path, name, kind):
+    def _load(path, name, kind, aliases=()):
         if not os.path.isfile(path):
             raise IdentityError(f"{path}: exists but is not a regular file")
         check_private(path)
-        return load_identity(path, name, kind)
+        return load_identity(path, name, kind, aliases)

@@ -172,8 +172,10 @@ def generate_identity(name=DEFAULT_NAME, kind="relay"):
     return identity
 
 
-def validate_identity(data, name=DEFAULT_NAME, kind="relay", source="identity"):
+def validate_identity(data, name=DEFAULT_NAME, kind="relay", source="identity", aliases=()):
     """Check a loaded identity against the expected ``name`` and ``kind``; return it.
+
+    A stored name in ``aliases`` is accepted too (names earlier versions wrote).
 
     The public key must be the one derived from the private key. Raises IdentityError
     prefixed with ``source`` (the file path).
@@ -204,7 +206,7 @@ def validate_identity(data, name=DEFAULT_NAME, kind="relay", source="identity"):
             f"{source}: format version {data['version']!r} is not supported "
             f"(expected {FORMAT_VERSION})"
         )
-    if data["kind"] != kind or data["name"] != name:
+    if data["kind"] != kind or (data["name"] != name and data["name"] not in aliases):
         raise IdentityError(
             f"{source}: holds the {data['kind']!r} identity {data['name']!r}, not the "
             f"{kind!r} identity {name!r}; use another path, or pass the stored name"
@@ -243,7 +245,7 @@ def validate_identity(data, name=DEFAULT_NAME, kind="relay", source="identity"):
     return {key: data[key] for key in expected}
 
 
-def load_identity(path, name=DEFAULT_NAME, kind="relay"):
+def load_identity(path, name=DEFAULT_NAME, kind="relay", aliases=()):
     """Read and validate the identity stored at ``path``."""
     try:
         with open(path, encoding="utf-8") as handle:
@@ -256,7 +258,7 @@ def load_identity(path, name=DEFAULT_NAME, kind="relay"):
         raise IdentityError(f"{path}: is not UTF-8 JSON; fix or remove it") from None
     except OSError as exc:
         raise IdentityError(f"{path}: cannot be read: {exc.strerror or exc}") from None
-    return validate_identity(data, name, kind, source=path)
+    return validate_identity(data, name, kind, source=path, aliases=aliases)
 
 
 def loose_permissions(path):

@@ -55,6 +55,13 @@ options:
       - For O(kind=reality) and O(kind=mtproxy) a label only.
     type: str
     default: proxy-service@cluster
+  aliases:
+    description:
+      - Other names a stored file may hold and still be loaded (names earlier versions wrote,
+        for example C(default@edge1) next to C(mtproxy@edge1)). A new file gets O(name).
+    type: list
+    elements: str
+    default: []
   kind:
     description: C(relay) for the relay identity, C(reality) for REALITY inbound keys, C(mtproxy)
       for an MTProxy secret, C(short_id) for a REALITY short id alone.

@@ -209,13 +209,15 @@ def test_both_stacks_in_one_inventory_are_planned(tmp_path):
     assert "ok=0" not in output
 
 
-def test_the_secret_file_of_an_earlier_version_is_kept(tmp_path):
-    """mtproxy-<host>.json as the versions before users wrote it (identity mtproxy@<host>):
-    the one-user shorthand reads it and keeps its secret, so upgrading changes no link."""
+@pytest.mark.parametrize("name", ["mtproxy@edge", "default@edge"])
+def test_the_secret_file_of_an_earlier_version_is_kept(tmp_path, name):
+    """mtproxy-<host>.json as earlier versions wrote it (identity mtproxy@<host> before users,
+    default@<host> with them): the one-user shorthand reads it and keeps its secret, so
+    upgrading changes no link."""
     secrets = tmp_path / "secrets"
     secrets.mkdir(mode=0o700)
     stored = secrets / "mtproxy-edge.json"
-    identity = {"version": 1, "kind": "mtproxy", "name": "mtproxy@edge", "secret": SECRET}
+    identity = {"version": 1, "kind": "mtproxy", "name": name, "secret": SECRET}
     stored.write_text(json.dumps(identity))
     stored.chmod(0o600)
     rc, output = run_plan(tmp_path, {**FAKETLS, "mtproxy_secret": ""})

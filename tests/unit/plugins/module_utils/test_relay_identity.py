@@ -262,3 +262,12 @@ def test_a_directory_group_or_others_may_use_fails_with_the_fix(tmp_path, dir_mo
             assert "out of version control" in message
     finally:
         directory.chmod(0o700)
+
+
+def test_a_stored_name_in_aliases_is_accepted_and_kept():
+    identity = generate_identity("default@edge1", "mtproxy")
+    assert validate_identity(identity, "mtproxy@edge1", "mtproxy", aliases=["default@edge1"]) == (
+        identity
+    )
+    with pytest.raises(IdentityError, match="not the 'mtproxy' identity 'mtproxy@edge1'"):
+        validate_identity(identity, "mtproxy@edge1", "mtproxy", aliases=["other@edge1"])
