@@ -21,11 +21,16 @@ backend, alternating A, B, A, B ...; medians reported):
                     rate through HAProxy vs directly to one replica, 2 vs 1 replicas,
                     balance hash vs leastconn, held sessions up to the fd limit, a replica
                     killed during a loop
-  Xray failover     the Xray proxy node of the `xray` Molecule scenario (proxy, two foreign
-                    backends, client, destination): one backend's Xray stopped during a
-                    loop of requests through the proxy: detection, failed requests
+  Xray              the Xray proxy node of the `xray` Molecule scenario (proxy, two foreign
+                    backends, client, destination), converged once per relay transport
+                    (xhttp, tcp-vision): per public transport (tcp-vision, xhttp), bulk
+                    download throughput and request rate through the entry node as a ratio
+                    to the direct hop to a backend over the same transport; one backend's
+                    Xray stopped during request loops through the proxy: detection, failed
+                    requests
 
-Results go to stdout and docs/benchmarks.md (with machine, versions and date). It is a
+Results go to stdout and docs/benchmarks.md (with machine, versions and date); with some of
+the parts (--parts), only their rows and notes there are replaced. It is a
 benchmark, not a test: it exits 0 unless the harness itself breaks. --smoke runs a few
 seconds of each measurement (make test uses it to keep the harness from rotting).
 Only loopback and the containers it creates are ever contacted.
@@ -42,6 +47,7 @@ import re
 import statistics
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -379,59 +385,244 @@ def measure_failover(results: dict, target: str, rounds: int, conns: int, rate: 
 
 
 XRAY_PROXY, XRAY_CLIENT = "proxy-xray", "client-xray"
-# The backend that is stopped, and the one that carries on.
+# The backend that is stopped (and the one both paths reach while measuring throughput and
+# request rate), and the one that carries on.
 XRAY_BACKEND, XRAY_OTHER = "vpn1-xray", "vpn2-xray"
+XRAY_BACKEND_IP = "172.29.0.11"
+XRAY_POOL = "foreign-pool"
+# Relay legs (proxy -> backends) in the order measured: one converge each, with
+# -e xray_relay_transport=... (the backends and the proxy read the same variable).
+XRAY_RELAYS = ("xhttp", "tcp-vision")
+# Public transport -> SOCKS ports of the test client: through the entry node (the proxy), and
+# the direct hop to vpn1 over the same transport (the ports of molecule/xray/verify.yml).
+XRAY_PUBLIC = {"tcp-vision": (1080, 1081), "xhttp": (1082, 1084)}
+# SOCKS port -> the printed link (file#remark) it goes out through.
+XRAY_LINKS = {
+    1080: "proxy-xray.txt#lab-client-tcp-vision-443",
+    1081: "vpn1-xray.txt#direct-user-tcp-vision-443",
+    1082: "proxy-xray.txt#lab-client-xhttp-8444",
+    1084: "vpn1-xray.txt#direct-user-xhttp-8444",
+}
+XRAY_SITE = "site.lab.example"  # a foreign name: it exits at a backend
 
 
-def measure_xray_failover(results: dict, rounds: int, count: int, rate: int) -> None:
-    """The Xray proxy node of the `xray` Molecule scenario (its converge and verify set up
-    the proxy, two backends, the client and the destination); one backend's Xray is
-    stopped a third into a loop of requests through the proxy."""
-    log("xray: molecule converge + verify -s xray (proxy node, two backends, client)")
-    run(["molecule", "converge", "-s", "xray"], timeout=1800)
-    run(["molecule", "verify", "-s", "xray"], timeout=1800)
-    tool = str(ROOT / "molecule/shared/files/tcp_clients.py")
-    run(["docker", "cp", tool, f"{XRAY_CLIENT}:/usr/local/bin/"])
-    log(f"xray failover: {rounds} rounds of {count} requests at {rate}/s, {XRAY_BACKEND} stopped")
-    detections, after, failed, attempts = [], 0, 0, 0
-    for _ in range(rounds):
-        wait_states({XRAY_BACKEND: "UP", XRAY_OTHER: "UP"}, host=XRAY_PROXY, backend="foreign-pool")
-        run(
-            [
-                "docker",
-                "exec",
-                "-d",
-                XRAY_CLIENT,
-                "bash",
-                "-c",
-                "python3 /usr/local/bin/tcp_clients.py socks-loop --target 127.0.0.1:1080 "
-                f"--host site.lab.example --count {count} --rate {rate} > /root/xloop.json",
-            ]
+def xray_states(expected: dict[str, str]) -> None:
+    wait_states(expected, host=XRAY_PROXY, backend=XRAY_POOL)
+
+
+def xclient(*args: str, timeout: float = 300) -> dict | None:
+    """tcp_clients.py in the Xray client container; its JSON summary, None if it broke."""
+    line = "python3 /usr/local/bin/tcp_clients.py " + " ".join(args)
+    lines = dexec(XRAY_CLIENT, line, check=False, timeout=timeout).strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        return None
+
+
+def xray_converge(relay: str) -> dict[str, str]:
+    """molecule converge -s xray with the relay leg on relay (the first one also creates and
+    prepares the hosts). Returns the printed links (host -> text) the deploy wrote."""
+    started = time.monotonic()
+    out, _ = run(
+        ["molecule", "converge", "-s", "xray", "--", "-e", f"xray_relay_transport={relay}"],
+        timeout=1800,
+    )
+    changed = sum(int(n) for n in re.findall(r"^\S+\s*:\s*ok=\d+\s+changed=(\d+)", out, re.M))
+    seconds = time.monotonic() - started
+    log(f"xray: relay leg {relay} deployed in {seconds:.0f} s ({changed} changed)")
+    paths = dict(re.findall(r"client links of ([\w.-]+): (/\S+?\.txt)", out))
+    if not {"proxy-xray", "vpn1-xray"} <= set(paths):
+        raise SystemExit(
+            f"[bench] the converge named no links files for the proxy and vpn1: {paths}"
         )
-        # The watcher runs on the proxy before the stop and notes when HAProxy says DOWN.
+    network = dexec(
+        XRAY_PROXY,
+        "python3 -c \"import json; c = json.load(open('/usr/local/etc/xray/config.json')); "
+        f"print(next(o for o in c['outbounds'] if o['tag'] == '{XRAY_POOL}')"
+        "['streamSettings']['network'])\"",
+    ).strip()
+    if network != {"xhttp": "xhttp", "tcp-vision": "tcp"}[relay]:
+        raise SystemExit(f"[bench] relay {relay}: the proxy's {XRAY_POOL} outbound uses {network}")
+    return {host: Path(path).read_text() for host, path in paths.items()}
+
+
+def xray_client_setup(links: dict[str, str]) -> None:
+    """The client's Xray (SOCKS ports of XRAY_LINKS) built from the printed links alone, as
+    molecule/xray/verify.yml does, and the test tools."""
+    files = ROOT / "molecule/shared/files"
+    for name in ("vless_client.py", "tcp_clients.py"):
+        run(["docker", "cp", str(files / name), f"{XRAY_CLIENT}:/usr/local/bin/"])
+    dexec(XRAY_CLIENT, "mkdir -p /root/links && chmod 700 /root/links")
+    for host in sorted({link.split(".txt")[0] for link in XRAY_LINKS.values()}):
+        put_file(XRAY_CLIENT, f"/root/links/{host}.txt", links[host])
+    pairs = " ".join(f"{port}=@/root/links/{link}" for port, link in XRAY_LINKS.items())
+    dexec(XRAY_CLIENT, f"python3 /usr/local/bin/vless_client.py {pairs} > /root/client.json")
+    dexec(XRAY_CLIENT, "pkill -x xray || true; sleep 0.5")
+    run(
+        [
+            "docker",
+            "exec",
+            "-d",
+            XRAY_CLIENT,
+            "bash",
+            "-c",
+            "exec /usr/local/bin/xray run -c /root/client.json >/root/xray-client.log 2>&1",
+        ]
+    )
+
+
+def xray_client_ready(timeout: float = 60) -> None:
+    """Every SOCKS port of the client answers GETs of the foreign site."""
+    xray_states({XRAY_BACKEND: "UP", XRAY_OTHER: "UP"})
+    deadline = time.monotonic() + timeout
+    for port in XRAY_LINKS:
+        while True:
+            got = xclient(
+                "socks-loop", f"--target 127.0.0.1:{port} --host {XRAY_SITE} --count 3 --rate 0"
+            )
+            if got and got["failed"] == 0:
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"[bench] the Xray client's port {port} does not work: {got}")
+            time.sleep(1)
+
+
+def measure_xray_paths(
+    results: dict, relay: str, pairs: int, bulk_bytes: int, count: int, parallel: int
+) -> None:
+    """Throughput and request rate of each public transport: through the entry node (A) vs
+    the direct hop to vpn1 (B) over the same transport, alternating A, B; vpn2 is in
+    maintenance on the proxy, so that A ends at the same backend as B."""
+    log(
+        f"xray relay {relay}: {pairs} A/B pairs per public transport "
+        f"({bulk_bytes >> 20} MiB download, {count} GETs from {parallel} workers)"
+    )
+    admin(f"set server {XRAY_POOL}/{XRAY_OTHER} state maint", XRAY_PROXY)
+    # Connections to vpn2 that are already open (the relay's XHTTP reuses them) go too.
+    admin(f"shutdown sessions server {XRAY_POOL}/{XRAY_OTHER}", XRAY_PROXY)
+    xray_states({XRAY_BACKEND: "UP", XRAY_OTHER: "MAINT"})
+    for public, (entry, direct) in XRAY_PUBLIC.items():
+        tput, rate, fails, exits = {"A": [], "B": []}, {"A": [], "B": []}, 0, {}
+        for _ in range(pairs):
+            for side, port in (("A", entry), ("B", direct)):
+                target = f"--target 127.0.0.1:{port} --host {XRAY_SITE}"
+                bulk = xclient("socks-bulk", target, f"--bytes {bulk_bytes}")
+                if bulk and bulk["bytes"] == bulk_bytes:
+                    tput[side].append(bulk["mb_per_s"])
+                else:
+                    fails += 1
+                loop = xclient(
+                    "socks-loop", target, f"--count {count} --rate 0", f"--parallel {parallel}"
+                )
+                if loop is None:
+                    fails += count
+                    continue
+                rate[side].append(loop["per_second"])
+                fails += loop["failed"]
+                for peer, number in loop["peers"].items():
+                    exits[peer] = exits.get(peer, 0) + number
+        if set(exits) - {XRAY_BACKEND_IP}:
+            log(f"xray relay {relay}, public {public}: requests left through {exits}")
+        results.setdefault("xray_paths", {})[(relay, public)] = {
+            "tput": (median(tput["A"]), median(tput["B"])),
+            "rate": (median(rate["A"]), median(rate["B"])),
+            "fails": fails,
+            "exits": exits,
+            "pairs": pairs,
+            "parallel": parallel,
+        }
+    admin(f"set server {XRAY_POOL}/{XRAY_OTHER} state ready", XRAY_PROXY)
+    xray_states({XRAY_BACKEND: "UP", XRAY_OTHER: "UP"})
+
+
+def measure_xray_failover(results: dict, relay: str, rounds: int, count: int, rate: int) -> None:
+    """vpn1's Xray stopped a third into a loop of requests through the proxy, one loop per
+    public transport at once: detection (DOWN on the proxy's admin socket), failed requests."""
+    log(
+        f"xray failover, relay {relay}: {rounds} rounds of {count} requests at {rate}/s per "
+        f"public transport, {XRAY_BACKEND} stopped"
+    )
+    detections, spans, reasons = [], 0, {}
+    after = dict.fromkeys(XRAY_PUBLIC, 0)
+    failed, attempts = dict(after), dict(after)
+    for _ in range(rounds):
+        xray_states({XRAY_BACKEND: "UP", XRAY_OTHER: "UP"})
+        for entry, _ in XRAY_PUBLIC.values():
+            out = f"/root/xloop-{entry}.json"
+            line = (
+                f"rm -f {out}; python3 /usr/local/bin/tcp_clients.py socks-loop --target "
+                f"127.0.0.1:{entry} --host {XRAY_SITE} --count {count} --rate {rate} "
+                f"--max-failures {count} > {out}.tmp; mv {out}.tmp {out}"
+            )
+            run(["docker", "exec", "-d", XRAY_CLIENT, "bash", "-c", line])
+        # The watcher runs on the proxy before the stop and notes when HAProxy says DOWN, and
+        # why: check_status HANA = live traffic saw a failed connect (observe layer4), else
+        # the health checks' status.
         watcher = (
-            f"until echo 'show stat' | socat stdio {ADMIN} | cut -d, -f1,2,18 "
-            f"| grep -qx 'foreign-pool,{XRAY_BACKEND},DOWN'; do sleep 0.01; done; "
-            "date +%s.%N > /root/down.tmp; mv /root/down.tmp /root/down.ts"
+            f"until line=$(echo 'show stat' | socat stdio {ADMIN} | cut -d, -f1,2,18,37 "
+            f"| grep -m1 '^{XRAY_POOL},{XRAY_BACKEND},DOWN,'); do sleep 0.01; done; "
+            'echo "$(date +%s.%N) ${line##*,}" > /root/down.tmp; mv /root/down.tmp /root/down.ts'
         )
         run(["docker", "exec", "-d", XRAY_PROXY, "bash", "-c", watcher])
         time.sleep(count / rate / 3)
         stopped = float(dexec(XRAY_BACKEND, "date +%s.%N; systemctl stop xray.service").split()[0])
-        down = float(take_file(XRAY_PROXY, "/root/down.ts", timeout=60))
+        down_at, *why = take_file(XRAY_PROXY, "/root/down.ts", timeout=60).split()
+        down = float(down_at)
         detections.append(down - stopped)
-        summary = json.loads(take_file(XRAY_CLIENT, "/root/xloop.json"))
-        attempts += summary["attempts"]
-        failed += summary["failed"]
-        after += sum(1 for f in summary["failures"] if f["at_unix"] > down)
+        reason = " ".join(why).lstrip("* ") or "?"  # "* " while a check is under way
+        reasons[reason] = reasons.get(reason, 0) + 1
+        log(f"xray failover, relay {relay}: DOWN after {down - stopped:.3f} s ({reason})")
+        for public, (entry, _) in XRAY_PUBLIC.items():
+            summary = json.loads(take_file(XRAY_CLIENT, f"/root/xloop-{entry}.json"))
+            attempts[public] += summary["attempts"]
+            failed[public] += summary["failed"]
+            after[public] += sum(1 for f in summary["failures"] if f["at_unix"] > down)
+            spans += summary["started_at"] < stopped and summary["ended_at"] > down
         dexec(XRAY_BACKEND, "systemctl start xray.service")
-    results["xray_failover"] = (
-        median(detections),
-        max(detections),
-        rounds,
-        after,
-        failed,
-        attempts,
-    )
+    xray_states({XRAY_BACKEND: "UP", XRAY_OTHER: "UP"})
+    results.setdefault("xray_failover", {})[relay] = {
+        "detection": (median(detections), max(detections)),
+        "rounds": rounds,
+        "after": after,
+        "failed": failed,
+        "attempts": attempts,
+        "spans": spans,
+        "rate": rate,
+        "reasons": reasons,
+    }
+
+
+def measure_xray(results: dict, smoke: bool) -> None:
+    """The Xray proxy node of the `xray` Molecule scenario (proxy, two backends, client,
+    destination), once per relay transport: throughput and request rate through the entry
+    node vs the direct hop to a backend per public transport, then failover."""
+    started = time.monotonic()
+    pairs, bulk_bytes, count, parallel = (1, 8 << 20, 40, 4) if smoke else (5, 64 << 20, 200, 4)
+    rounds, loop_count, loop_rate = (1, 60, 20) if smoke else (3, 240, 20)
+    log("xray: molecule converge -s xray (proxy node, two backends, client, destination)")
+    links: dict[str, str] = {}
+    for relay in XRAY_RELAYS:
+        deployed = xray_converge(relay)
+        if deployed != links:
+            if links:
+                log("xray: the printed links changed with the relay transport: client rebuilt")
+                results["xray_links_changed"] = True
+            xray_client_setup(deployed)
+            links = deployed
+        xray_client_ready()
+        measure_xray_paths(results, relay, pairs, bulk_bytes, count, parallel)
+        measure_xray_failover(results, relay, rounds, loop_count, loop_rate)
+    results["xray_info"] = {
+        "xray": " ".join(dexec(XRAY_PROXY, "/usr/local/bin/xray version").split()[:2]),
+        "haproxy": " ".join(dexec(XRAY_PROXY, "haproxy -v").split()[:3]),
+        "bulk_mib": bulk_bytes >> 20,
+        "count": count,
+        "parallel": parallel,
+        "pairs": pairs,
+        "loop_rate": loop_rate,
+        "seconds": time.monotonic() - started,
+    }
 
 
 def xray_teardown() -> None:
@@ -895,6 +1086,59 @@ def faketls_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
+def xray_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
+    """Per relay transport: throughput and request rate per public transport (entry node /
+    direct hop to vpn1), then failover."""
+    rows = []
+    paths, failover = results.get("xray_paths", {}), results.get("xray_failover", {})
+    if results.get("xray_links_changed"):
+        # The public links must not depend on the relay leg; the client was rebuilt.
+        label = "Xray printed links after switching the relay transport"
+        rows.append((label, "changed", "n=1", "unchanged", "missed"))
+    for relay in XRAY_RELAYS:
+        for key, what, unit in (("tput", "throughput", "MB/s"), ("rate", "request rate", "req/s")):
+            for public in XRAY_PUBLIC:
+                if (relay, public) not in paths:
+                    continue
+                path = paths[(relay, public)]
+                a, b = path[key]
+                if key == "rate":
+                    what = f"request rate, {path['parallel']} clients"
+                result = f"{a / b if b else 0:.2f} ({a:.0f} / {b:.0f} {unit})"
+                if key == "rate" or path["fails"]:
+                    result += f", {path['fails']} failed"
+                rows.append(
+                    (
+                        f"Xray {what}, public {public}, relay {relay} (entry / direct)",
+                        result,
+                        f"n={path['pairs']} pairs",
+                        "report",
+                        "-",
+                    )
+                )
+        if relay in failover:
+            f = failover[relay]
+            label = f"Xray foreign-pool failover, relay {relay}"
+            row = detection_row(f"{label}: detection", *f["detection"], f["rounds"], 1)
+            # How HAProxy found out: HANA = live traffic (observe layer4), else its checks.
+            how = ", ".join(f"{n} {k}" for k, n in sorted(f["reasons"].items()))
+            rows.append((row[0], f"{row[1]} ({how})", *row[2:]))
+            after, failed = sum(f["after"].values()), sum(f["failed"].values())
+            per = ", ".join(f"{public} {n}" for public, n in f["after"].items())
+            loops = f["rounds"] * len(f["attempts"])
+            rows.append(
+                (
+                    f"{label}: failed requests",
+                    f"{after} after detection ({failed} in all) of "
+                    f"{sum(f['attempts'].values())} (after: {per})",
+                    f"n={f['rounds']} rounds x {len(f['attempts'])} loops, {f['spans']} spanning",
+                    "0 after detection",
+                    "met" if after == 0 and f["spans"] == loops else "missed",
+                )
+            )
+    return rows
+
+
 def table(results: dict) -> list[tuple[str, str, str, str, str]]:
     rows = []
     if "failover" in results:
@@ -969,19 +1213,7 @@ def table(results: dict) -> list[tuple[str, str, str, str, str]]:
                 verdict = "met" if seconds <= 15 and changed == 0 else "missed"
                 label += " (median)"
             rows.append((label, f"{seconds:.1f} s, {changed} changed", f"n={n}", goal, verdict))
-    if "xray_failover" in results:
-        det_med, det_max, rounds, after, failed, attempts = results["xray_failover"]
-        label = "Xray foreign-pool failover: detection"
-        rows.append(detection_row(label, det_med, det_max, rounds, 1))
-        rows.append(
-            (
-                "Xray foreign-pool failover: failed requests",
-                f"{after} after detection ({failed} in all) of {attempts}",
-                f"n={rounds} rounds",
-                "0 after detection",
-                "met" if after == 0 else "missed",
-            )
-        )
+    rows += xray_rows(results)
     return rows
 
 
@@ -1021,6 +1253,118 @@ def versions() -> dict[str, str]:
     }
 
 
+PARTS = ("mtproxy", "faketls", "xray")
+# The first line of each part's paragraph in the notes under the table.
+NOTE_START = {"mtproxy": "A = through HAProxy", "xray": "Xray:", "faketls": "FakeTLS:"}
+
+
+def row_part(label: str) -> str:
+    """The part (of PARTS) a row of the table comes from, by its label."""
+    if label.startswith("Xray"):
+        return "xray"
+    return "faketls" if label.startswith("FakeTLS") else "mtproxy"
+
+
+def notes(results: dict) -> dict[str, list[str]]:
+    """The paragraph under the table that explains each part's rows."""
+    mtproxy = [
+        "A = through HAProxy (TPROXY on) at the lab host's address; B = directly to the",
+        "same replica on the bridge (the other one is in maintenance while measuring).",
+        "Pairs alternate A, B; medians are reported. Each failover round stops mtproxy2 a",
+        "third into a 40/s loop of short connections and starts it again afterwards.",
+        "The connection rate comes from 8 concurrent clients, the time to first byte",
+        "from one client making one connection at a time.",
+        "CPU time is the whole machine's busy time (all cores, every container and the",
+        "kernel) while the client moved the data or made the connections: when both",
+        "cores are busy, the A/B ratio of throughput or rate cannot exceed B/A of it.",
+    ]
+    faketls = [
+        "FakeTLS: the bench host redeployed with the lab's mtprotoproxy 1.0.6",
+        "(lab/bench-faketls-inventory.yml); every session is a FakeTLS handshake whose",
+        "HMAC the client checks, then a packet relayed to a sink in the client container",
+        "(the replicas' LAB_UPSTREAM) and answered back through the proxy. A runs in that",
+        "client container through HAProxy; B runs on the bench host in the same image,",
+        "straight to mtproxy1's bridge address (no docker-proxy, no NAT), with mtp2 in",
+        "maintenance. 2 vs 1 replicas: --tags scale, 8 streams through HAProxy; each",
+        "replica is one Python process limited to one CPU, and the 2 cores also run",
+        "HAProxy, the client and the sink, so 2 replicas cannot double the throughput.",
+        "Balance: --tags config with mtproxy_balance, spread = min/max of the servers'",
+        "stot deltas. Held sessions: 90% of the smallest open-files budget (client and",
+        "sink 1 fd each, HAProxy 2 within maxconn, a replica 2), memory = RSS delta per",
+        "held session. The kill rounds `docker kill` mtproxy2 a third into a 40/s loop.",
+    ]
+    info = results.get("xray_info", {})
+    xray = (
+        "Xray: the `xray` Molecule scenario (a proxy node, two foreign backends vpn1 and vpn2, "
+        "a client whose Xray is built from the printed links, a destination), converged once "
+        f"per relay transport ({', '.join(XRAY_RELAYS)}: -e xray_relay_transport=...; the "
+        "public links stay the same). Entry = client -> the proxy's public inbound -> HAProxy "
+        "-> vpn1's relay inbound -> destination, with vpn2 in maintenance on the proxy; "
+        "direct = client -> vpn1's own inbound for direct users, same public transport -> "
+        "destination. Throughput ratio = MB/s of one download of "
+        f"{info.get('bulk_mib', '?')} MiB from {XRAY_SITE} through the entry node / the same "
+        "download over the direct hop. Request-rate ratio = small GETs per second "
+        f"({info.get('count', '?')} per sample, {info.get('parallel', '?')} workers, a new "
+        "SOCKS connection each: with tcp-vision a new TLS connection to the node, with xhttp a "
+        "new stream that Xray multiplexes over its connections) through the entry node / over "
+        f"the direct hop. Entry and direct alternate, {info.get('pairs', '?')} pairs, medians; "
+        "every process of both paths shares the machine's 2 cores. Each failover round stops "
+        "Xray on vpn1 a third into two loops of requests through the proxy (one per public "
+        f"transport, {info.get('loop_rate', '?')}/s each, a new connection each); detection "
+        "counts from the start of `systemctl stop` to DOWN on the proxy's admin socket; in "
+        "brackets, how HAProxy found out (its check_status then: HANA = a failed connect of "
+        "live traffic, observe layer4; L4CON, L4TOUT, ... = its health checks). "
+        f"{info.get('xray', 'Xray ?')}, {info.get('haproxy', 'HAProxy ?')} on the proxy node; "
+        f"the xray part took {info.get('seconds', 0) / 60:.1f} min."
+    )
+    return {"mtproxy": mtproxy, "xray": textwrap.wrap(xray, 88), "faketls": faketls}
+
+
+def merge_report(text: str, rows: list[tuple[str, ...]], parts: set[str], blocks: dict) -> str:
+    """text (a report of an earlier run) with the rows and the notes of parts replaced by
+    this run's; everything else stays."""
+    lines = text.split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith("| what "))
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    old = [
+        tuple(c.strip() for c in line.strip()[1:-1].split("|")) for line in lines[start + 2 : end]
+    ]
+    merged, placed = [], set()
+    for row in old:
+        part = row_part(row[0])
+        if part not in parts:
+            merged.append(row)
+        elif part not in placed:
+            merged += [r for r in rows if row_part(r[0]) == part]
+            placed.add(part)
+    merged += [r for r in rows if row_part(r[0]) not in placed]
+    lines[start:end] = render(merged).split("\n")
+    today = datetime.date.today().isoformat()
+    for part in sorted(parts):
+        block = [*blocks[part], f"These rows: `scripts/bench.py --parts {part}`, {today}."]
+        first = next((i for i, line in enumerate(lines) if line.startswith(NOTE_START[part])), None)
+        if first is None:
+            while lines and not lines[-1].strip():
+                lines.pop()
+            lines += ["", *block, ""]
+            continue
+        last = first + 1
+        while (
+            last < len(lines)
+            and lines[last].strip()
+            and not lines[last].startswith(tuple(NOTE_START.values()))
+        ):
+            last += 1
+        if first > 0 and lines[first - 1].strip():
+            block = ["", *block]
+        if last < len(lines) and lines[last].strip():
+            block = [*block, ""]
+        lines[first:last] = block
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -1030,15 +1374,22 @@ def main() -> int:
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument(
         "--parts",
-        default="mtproxy,faketls,xray",
+        default=",".join(PARTS),
         help="comma-separated: mtproxy (the MTProxy stack), faketls (the MTProxy stack with "
-        "the real mtprotoproxy and FakeTLS sessions), xray (the Xray proxy node)",
+        "the real mtprotoproxy and FakeTLS sessions), xray (the Xray proxy node). With some "
+        "of them, only their rows and notes in --output are replaced.",
     )
     args = parser.parse_args()
     smoke = args.smoke
     parts = set(args.parts.split(","))
+    if parts - set(PARTS):
+        parser.error(f"unknown parts: {', '.join(sorted(parts - set(PARTS)))}")
+    # The bench host and its clients: only when a part uses them (the xray part runs on the
+    # Molecule scenario's containers alone).
+    bench_host = bool(parts & {"mtproxy", "faketls"})
     results: dict = {}
-    teardown()
+    if bench_host:
+        teardown()
     try:
         if "mtproxy" in parts:
             measure_mtproxy(results, smoke)
@@ -1050,9 +1401,7 @@ def main() -> int:
         if "xray" in parts:
             xray_teardown()
             try:
-                measure_xray_failover(
-                    results, rounds=1 if smoke else 3, count=60 if smoke else 300, rate=20
-                )
+                measure_xray(results, smoke)
             finally:
                 if not args.keep:
                     xray_teardown()
@@ -1060,7 +1409,12 @@ def main() -> int:
 
         report = render(rows)
         print(report)
-        if not smoke:
+        output = Path(args.output)
+        if not smoke and parts != set(PARTS) and output.exists():
+            blocks = notes(results)
+            output.write_text(merge_report(output.read_text(), rows, parts, blocks))
+            log(f"written the rows and notes of {', '.join(sorted(parts))} into {output}")
+        elif not smoke:
             info = versions()
             text = [
                 "# Benchmarks",
@@ -1073,41 +1427,15 @@ def main() -> int:
                 "|---|---|",
             ]
             text += [f"| {k} | {v} |" for k, v in info.items()]
-            text += [
-                "",
-                "A = through HAProxy (TPROXY on) at the lab host's address; B = directly to the",
-                "same replica on the bridge (the other one is in maintenance while measuring).",
-                "Pairs alternate A, B; medians are reported. Each failover round stops mtproxy2 a",
-                "third into a 40/s loop of short connections and starts it again afterwards.",
-                "The connection rate comes from 8 concurrent clients, the time to first byte",
-                "from one client making one connection at a time.",
-                "CPU time is the whole machine's busy time (all cores, every container and the",
-                "kernel) while the client moved the data or made the connections: when both",
-                "cores are busy, the A/B ratio of throughput or rate cannot exceed B/A of it.",
-                "Xray: the proxy node, two foreign backends, a client and a destination of the",
-                "`xray` Molecule scenario; each round stops Xray on one backend a third into a",
-                "20/s loop of HTTP requests through the proxy (new connection each); detection",
-                "counts from the start of `systemctl stop` to DOWN on the proxy's admin socket.",
-                "FakeTLS: the bench host redeployed with the lab's mtprotoproxy 1.0.6",
-                "(lab/bench-faketls-inventory.yml); every session is a FakeTLS handshake whose",
-                "HMAC the client checks, then a packet relayed to a sink in the client container",
-                "(the replicas' LAB_UPSTREAM) and answered back through the proxy. A runs in that",
-                "client container through HAProxy; B runs on the bench host in the same image,",
-                "straight to mtproxy1's bridge address (no docker-proxy, no NAT), with mtp2 in",
-                "maintenance. 2 vs 1 replicas: --tags scale, 8 streams through HAProxy; each",
-                "replica is one Python process limited to one CPU, and the 2 cores also run",
-                "HAProxy, the client and the sink, so 2 replicas cannot double the throughput.",
-                "Balance: --tags config with mtproxy_balance, spread = min/max of the servers'",
-                "stot deltas. Held sessions: 90% of the smallest open-files budget (client and",
-                "sink 1 fd each, HAProxy 2 within maxconn, a replica 2), memory = RSS delta per",
-                "held session. The kill rounds `docker kill` mtproxy2 a third into a 40/s loop.",
-                "",
-            ]
-            Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.output).write_text("\n".join(text))
-            log(f"written {args.output}")
+            blocks = notes(results)
+            for part in ("mtproxy", "xray", "faketls"):
+                text += ["", *blocks[part]]
+            text += [""]
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text("\n".join(text))
+            log(f"written {output}")
     finally:
-        if not args.keep:
+        if bench_host and not args.keep:
             teardown()
     return 0
 

@@ -12,6 +12,8 @@ it sees, i.e. the client's real address when TPROXY works) and then echoes lines
   socks-loop  the same with HTTP GETs to --host through a SOCKS5 proxy (an Xray client),
         each on a new connection; the lab destination's answer names the address that
         reached it.
+  socks-bulk  one HTTP download of --bytes (``GET /bulk/<bytes>``, which the lab
+        destination answers) from --host through a SOCKS5 proxy; prints MB/s.
   bulk  one connection that receives --bytes (throughput); prints MB/s.
   hold  opens --count long-lived connections and keeps exchanging echo lines on all of
         them every second until --stop-file appears or --duration passes. Writes its
@@ -50,11 +52,11 @@ def greet(sock: socket.socket) -> dict:
     return {"peer": fields[1], "backend": fields[4]}
 
 
-def socks_http_get(proxy: tuple[str, int], host: str, port: int, timeout: float) -> dict:
-    """One HTTP GET through a SOCKS5 proxy (no auth, remote name resolution), on a new
-    connection. The lab destination answers ``peer <ip> host <name>``: the address that
-    reached it (proxy or backend) is returned as the peer."""
-    with socket.create_connection(proxy, timeout=timeout) as sock:
+def socks_connect(proxy: tuple[str, int], host: str, port: int, timeout: float) -> socket.socket:
+    """A new connection through a SOCKS5 proxy (no auth, remote name resolution) to
+    host:port; the caller closes it."""
+    sock = socket.create_connection(proxy, timeout=timeout)
+    try:
         sock.settimeout(timeout)
         sock.sendall(b"\x05\x01\x00")
         if _recv_exact(sock, 2) != b"\x05\x00":
@@ -69,6 +71,17 @@ def socks_http_get(proxy: tuple[str, int], host: str, port: int, timeout: float)
             _recv_exact(sock, _recv_exact(sock, 1)[0] + 2)
         else:
             _recv_exact(sock, (16 if head[3] == 4 else 4) + 2)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def socks_http_get(proxy: tuple[str, int], host: str, port: int, timeout: float) -> dict:
+    """One HTTP GET through a SOCKS5 proxy (no auth, remote name resolution), on a new
+    connection. The lab destination answers ``peer <ip> host <name>``: the address that
+    reached it (proxy or backend) is returned as the peer."""
+    with socks_connect(proxy, host, port, timeout) as sock:
         sock.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
         # Read the headers, then exactly Content-Length bytes, and close (as curl does):
         # waiting for the proxy to close after the destination did adds Xray's idle timers.
@@ -154,6 +167,51 @@ def run_bulk(args: argparse.Namespace) -> int:
     return 0 if received == args.bytes else 1
 
 
+def run_socks_bulk(args: argparse.Namespace) -> int:
+    """Download --bytes from --host (``GET /bulk/<bytes>``) through the SOCKS5 proxy
+    --target on a new connection; print seconds and MB/s (request sent to last byte)."""
+    proxy = parse_target(args.target)
+    with socks_connect(proxy, args.host, args.port, args.timeout) as sock:
+        started = time.monotonic()
+        busy_before = machine_busy_seconds()
+        request = (
+            f"GET /bulk/{args.bytes} HTTP/1.1\r\nHost: {args.host}\r\nConnection: close\r\n\r\n"
+        )
+        sock.sendall(request.encode())
+        response = b""
+        while b"\r\n\r\n" not in response:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise ConnectionError(f"closed in the headers: {response[:80]!r}")
+            response += chunk
+        head, _, rest = response.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        if b" 200 " not in head.split(b"\r\n", 1)[0] or not length:
+            raise ConnectionError(f"unexpected response {head[:80]!r}")
+        if int(length.group(1)) != args.bytes:
+            raise ConnectionError(f"Content-Length {length.group(1)!r}, asked for {args.bytes}")
+        view = memoryview(bytearray(1 << 20))
+        received = len(rest)
+        while received < args.bytes:
+            n = sock.recv_into(view)
+            if n == 0:
+                break
+            received += n
+        seconds = time.monotonic() - started
+        busy = machine_busy_seconds() - busy_before
+    print(
+        json.dumps(
+            {
+                "bytes": received,
+                "seconds": round(seconds, 4),
+                "mb_per_s": round(received / seconds / 1e6, 1),
+                "machine_busy_s": round(busy, 3),
+            }
+        )
+    )
+    return 0 if received == args.bytes else 1
+
+
 def run_loop(args: argparse.Namespace) -> int:
     """--count short connections (connect, read the greeting, close) at --rate per second
     (0: as fast as possible) from --parallel workers; print counts and first-byte times."""
@@ -214,7 +272,7 @@ def run_loop(args: argparse.Namespace) -> int:
     summary = {
         "attempts": args.count,
         "failed": len(failures),
-        "failures": failures[:20],
+        "failures": failures[: args.max_failures],
         "backends": dict(backends),
         "peers": dict(peers),
         "seconds": round(time.monotonic() - started, 3),
@@ -317,6 +375,7 @@ def main() -> int:
     )
     loop.add_argument("--timeout", type=float, default=5.0)
     loop.add_argument("--parallel", type=int, default=1, help="concurrent workers")
+    loop.add_argument("--max-failures", type=int, default=20, help="failures listed in full")
     socks = sub.add_parser("socks-loop", help="loop of HTTP GETs through a SOCKS5 proxy")
     socks.add_argument("--target", required=True, help="the SOCKS5 proxy, host:port")
     socks.add_argument("--host", required=True, help="destination name (resolved remotely)")
@@ -325,6 +384,13 @@ def main() -> int:
     socks.add_argument("--rate", type=float, default=20.0, help="requests per second")
     socks.add_argument("--timeout", type=float, default=10.0)
     socks.add_argument("--parallel", type=int, default=1, help="concurrent workers")
+    socks.add_argument("--max-failures", type=int, default=20, help="failures listed in full")
+    sbulk = sub.add_parser("socks-bulk", help="one HTTP download through a SOCKS5 proxy")
+    sbulk.add_argument("--target", required=True, help="the SOCKS5 proxy, host:port")
+    sbulk.add_argument("--host", required=True, help="destination name (resolved remotely)")
+    sbulk.add_argument("--port", type=int, default=80)
+    sbulk.add_argument("--bytes", type=int, default=64 << 20)
+    sbulk.add_argument("--timeout", type=float, default=30.0)
     bulk = sub.add_parser("bulk")
     bulk.add_argument("--target", required=True)
     bulk.add_argument("--bytes", type=int, default=64 << 20)
@@ -337,10 +403,10 @@ def main() -> int:
     hold.add_argument("--state-file", required=True)
     hold.add_argument("--stop-file", required=True)
     args = parser.parse_args()
-    if args.command == "bulk":
+    if args.command in ("bulk", "socks-bulk"):
         if args.bytes > 1 << 32:
             parser.error("bounded: at most 4 GiB")
-        return run_bulk(args)
+        return run_bulk(args) if args.command == "bulk" else run_socks_bulk(args)
     if args.count > 5000 or (args.command == "hold" and args.duration > 3600):
         parser.error("bounded: at most 5000 connections and one hour")
     return run_loop(args) if args.command in ("loop", "socks-loop") else run_hold(args)
