@@ -136,24 +136,21 @@ def machine_busy_seconds() -> float:
     return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def run_bulk(args: argparse.Namespace) -> int:
-    """Receive --bytes through one connection; print seconds and MB/s."""
-    target = parse_target(args.target)
-    with socket.create_connection(target, timeout=args.timeout) as sock:
-        sock.settimeout(args.timeout)
-        greet(sock)
-        started = time.monotonic()
-        busy_before = machine_busy_seconds()
-        sock.sendall(f"bulk {args.bytes}\n".encode())
-        view = memoryview(bytearray(1 << 20))
-        received = 0
-        while received < args.bytes:
-            n = sock.recv_into(view)
-            if n == 0:
-                break
-            received += n
-        seconds = time.monotonic() - started
-        busy = machine_busy_seconds() - busy_before
+def receive_until(sock: socket.socket, received: int, total: int) -> int:
+    """Receive until ``total`` bytes (``received`` of them already in hand) or EOF."""
+    view = memoryview(bytearray(1 << 20))
+    while received < total:
+        n = sock.recv_into(view)
+        if n == 0:
+            break
+        received += n
+    return received
+
+
+def report_bulk(received: int, total: int, started: float, busy_before: float) -> int:
+    """Print the JSON summary of one download; 0 if all ``total`` bytes came."""
+    seconds = time.monotonic() - started
+    busy = machine_busy_seconds() - busy_before
     print(
         json.dumps(
             {
@@ -164,7 +161,20 @@ def run_bulk(args: argparse.Namespace) -> int:
             }
         )
     )
-    return 0 if received == args.bytes else 1
+    return 0 if received == total else 1
+
+
+def run_bulk(args: argparse.Namespace) -> int:
+    """Receive --bytes through one connection; print seconds and MB/s."""
+    target = parse_target(args.target)
+    with socket.create_connection(target, timeout=args.timeout) as sock:
+        sock.settimeout(args.timeout)
+        greet(sock)
+        started = time.monotonic()
+        busy_before = machine_busy_seconds()
+        sock.sendall(f"bulk {args.bytes}\n".encode())
+        received = receive_until(sock, 0, args.bytes)
+    return report_bulk(received, args.bytes, started, busy_before)
 
 
 def run_socks_bulk(args: argparse.Namespace) -> int:
@@ -190,26 +200,8 @@ def run_socks_bulk(args: argparse.Namespace) -> int:
             raise ConnectionError(f"unexpected response {head[:80]!r}")
         if int(length.group(1)) != args.bytes:
             raise ConnectionError(f"Content-Length {length.group(1)!r}, asked for {args.bytes}")
-        view = memoryview(bytearray(1 << 20))
-        received = len(rest)
-        while received < args.bytes:
-            n = sock.recv_into(view)
-            if n == 0:
-                break
-            received += n
-        seconds = time.monotonic() - started
-        busy = machine_busy_seconds() - busy_before
-    print(
-        json.dumps(
-            {
-                "bytes": received,
-                "seconds": round(seconds, 4),
-                "mb_per_s": round(received / seconds / 1e6, 1),
-                "machine_busy_s": round(busy, 3),
-            }
-        )
-    )
-    return 0 if received == args.bytes else 1
+        received = receive_until(sock, len(rest), args.bytes)
+    return report_bulk(received, args.bytes, started, busy_before)
 
 
 def run_loop(args: argparse.Namespace) -> int:

@@ -24,7 +24,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the pre-flights read 
 
 
 def run_plan(tmp_path, host_vars):
-    inventory = tmp_path / "inventory.yml"
     host = {
         "ansible_connection": "local",
         "ansible_python_interpreter": sys.executable,
@@ -33,7 +32,14 @@ def run_plan(tmp_path, host_vars):
         "mtproxy_tls_domain": "www.example.org",
         **host_vars,
     }
-    inventory.write_text(json.dumps({"mtproxy_servers": {"hosts": {"edge": host}}}))
+    inventory = {"mtproxy_servers": {"hosts": {"edge": host}}}
+    return run_plan_playbook(tmp_path, inventory, "-e", "edgerelay_plan_hosts=mtproxy_servers")
+
+
+def run_plan_playbook(tmp_path, inventory, *args):
+    """playbooks/plan.yml on ``inventory`` (a YAML inventory as a dict): (rc, output)."""
+    inventory_file = tmp_path / "inventory.yml"
+    inventory_file.write_text(json.dumps(inventory))
     env = dict(
         os.environ,
         ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"),
@@ -45,10 +51,9 @@ def run_plan(tmp_path, host_vars):
         [
             str(Path(sys.executable).with_name("ansible-playbook")),
             "-i",
-            str(inventory),
+            str(inventory_file),
             str(REPO_ROOT / "playbooks" / "plan.yml"),
-            "-e",
-            "edgerelay_plan_hosts=mtproxy_servers",
+            *args,
         ],
         env=env,
         capture_output=True,
@@ -174,38 +179,15 @@ def test_both_stacks_in_one_inventory_are_planned(tmp_path):
         "xray_reality_server_names": ["reality.lab.example"],
         "xray_reality_target_check": False,
     }
-    inventory = tmp_path / "inventory.yml"
-    inventory.write_text(
-        json.dumps(
-            {
-                "mtproxy_servers": {"hosts": {"edge": {**local, **FAKETLS}}},
-                "proxy_servers": {"hosts": {"edge1": {**xray, "proxy_backends": ["vpn1"]}}},
-                "vpn_servers": {"hosts": {"vpn1": xray}},
-            }
-        )
+    rc, output = run_plan_playbook(
+        tmp_path,
+        {
+            "mtproxy_servers": {"hosts": {"edge": {**local, **FAKETLS}}},
+            "proxy_servers": {"hosts": {"edge1": {**xray, "proxy_backends": ["vpn1"]}}},
+            "vpn_servers": {"hosts": {"vpn1": xray}},
+        },
     )
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(REPO_ROOT / ".collections"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
-    )
-    completed = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("ansible-playbook")),
-            "-i",
-            str(inventory),
-            str(REPO_ROOT / "playbooks" / "plan.yml"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    output = completed.stdout + completed.stderr
-    assert completed.returncode == 0, output
+    assert rc == 0, output
     assert "ok=0" not in output
 
 
