@@ -16,8 +16,16 @@ version_added: 0.1.0
 author: edgerelay.proxy contributors
 short_description: Build the complete, checked Xray config of a proxy or backend node
 description:
-  - Builds the Xray config (C(log), C(dns), C(inbounds), C(outbounds), C(routing)) of one
-    node from a flat mapping of the role's variables, validating them first.
+  - Builds the Xray config (C(log), C(dns), C(api), C(stats), C(policy), C(inbounds),
+    C(outbounds), C(routing)) of one node from a flat mapping of the role's variables,
+    validating them first.
+  - "Both node kinds open Xray's gRPC API on loopback only: C(api: {tag: api, listen:
+    127.0.0.1:<api_port>, services: [HandlerService, StatsService]}), with no inbound and no
+    routing rule of its own (C(api.listen), Xray 1.8.12 and later). The HandlerService adds
+    and removes users without a restart (C(xray api adu), C(rmu); the role does it with
+    C(edgerelay.proxy.xray_users_live)); the StatsService serves the traffic counters of
+    every user (C(stats: {}), C(policy.levels.0.statsUserUplink) and C(statsUserDownlink)),
+    read with C(xray api statsquery)."
   - "O(_input.node_role=proxy) (proxy node, group C(proxy_servers)): the inbound C(public);
     the outbounds C(foreign-pool) (VLESS-REALITY with the shared relay identity to the local
     HAProxy, which forwards to the backends' relay inbounds), C(direct) (C(freedom),
@@ -73,6 +81,12 @@ options:
         description: Xray C(log.loglevel) (C(xray_log_level)).
         type: str
         default: warning
+      api_port:
+        description: Port of Xray's API on C(127.0.0.1) (C(xray_api_port)); none of the node's
+          other ports (its public inbounds, on a backend the relay inbound, on a proxy the pool
+          frontend).
+        type: int
+        default: 10085
       dns_hosts:
         description: Xray C(dns.hosts), name to an address or a list of addresses
           (C(xray_dns_hosts)).
@@ -105,7 +119,11 @@ options:
               - An optional C(fingerprint) (one of the uTLS names of O(_input.fingerprint)) is
                 for the user's links only (C(edgerelay.proxy.xray_links)); it never reaches the
                 config.
-              - C(email) is a name without whitespace or control characters.
+              - C(email) is the user's name, safe as a file name and as the label value of a
+                metric, since the verify role names the user's files after it and the stats
+                exporter labels the user's traffic with it. 1 to 64 letters, digits and
+                C(_.@+-), starting with a letter or digit (so no C(/), quotes, backslash or
+                whitespace, never C(.) or C(..)).
               - No two users share an id or an email (emails compared ignoring case, as Xray
                 does).
             type: list
@@ -159,8 +177,8 @@ options:
             type: dict
             default: {}
           name:
-            description: Email of the relay client, a name without whitespace or control
-              characters (C(xray_relay_name)). Backend only.
+            description: Email of the relay client, a name like a user's C(email)
+              (C(xray_relay_name)). Backend only.
             type: str
           server_name:
             description: REALITY server name of the relay hop, a host name
@@ -253,6 +271,7 @@ EXAMPLES = r"""
     xray_node:
       node_role: "{{ xray_node_role }}"
       log_level: "{{ xray_log_level }}"
+      api_port: "{{ xray_api_port }}"
       dns_hosts: "{{ xray_dns_hosts }}"
       public:
         inbounds: "{{ xray_inbounds }}"
@@ -285,6 +304,9 @@ EXAMPLES = r"""
 #   dns:
 #     hosts: {}
 #     servers: [{address: localhost, unexpectedIPs: [<the ip lists of both block rules>]}]
+#   api: {tag: api, listen: "127.0.0.1:10085", services: [HandlerService, StatsService]}
+#   stats: {}
+#   policy: {levels: {"0": {statsUserUplink: true, statsUserDownlink: true}}}
 #   inbounds:
 #     - tag: public-443
 #       listen: 0.0.0.0
@@ -343,6 +365,17 @@ _value:
     dns:
       description: "C({hosts: <dns_hosts>, servers: [{address: localhost, unexpectedIPs:
         <the blocked networks>}]})."
+      type: dict
+    api:
+      description: "C({tag: api, listen: 127.0.0.1:<api_port>, services: [HandlerService,
+        StatsService]})."
+      type: dict
+    stats:
+      description: C({}), which turns Xray's traffic counters on.
+      type: dict
+    policy:
+      description: "C({levels: {'0': {statsUserUplink: true, statsUserDownlink: true}}}):
+        a traffic counter per user."
       type: dict
     inbounds:
       description: C(public-<port>) per inbound on a proxy; C(client-<port>) per inbound, then

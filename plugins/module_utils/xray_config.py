@@ -30,6 +30,16 @@ client sends one; a name is resolved by the ``direct`` outbound, with Xray's DNS
 networks are dropped (``unexpectedIPs``), so a name that resolves to a blocked address
 fails too. Every config passes ``xray_fail_closed.check_local_blocked()``.
 
+Both node kinds open Xray's gRPC API on loopback only (``api.listen``
+``127.0.0.1:<xray_api_port>``, no inbound and no routing rule for it): the HandlerService,
+through which the role adds and removes users without a restart (``xray api adu``/``rmu``),
+and the StatsService with per-user traffic counters (``stats``, ``policy``), which the stats
+exporter reads (``xray api statsquery``).
+
+User names (``email``), and the relay identity's, are safe as a file name and as the
+label value of a metric (``SAFE_NAME``): the verify role names the user's files after them,
+the stats exporter labels the traffic counters with them.
+
 ``build_config()`` takes one flat mapping whose keys stand for the role's variables
 (``VARIABLES``); errors are ConfigError and name the variable to fix
 (``xray_users[1].id: ...``). The transports are a table (``TRANSPORTS``): one entry
@@ -68,17 +78,22 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_presets impor
 )
 
 __all__ = [
+    "API_SERVICES",
+    "API_TAG",
     "BLOCK_TAG",
     "DEFAULTS",
     "FINGERPRINTS",
     "NEVER_ALLOWED_NETWORKS",
     "NODE_ROLES",
     "PRIVATE_NETWORKS",
+    "RELAY_TAG",
+    "SAFE_NAME",
     "TRANSPORTS",
     "VARIABLES",
     "XHTTP_MODES",
     "ConfigError",
     "Transport",
+    "api_sections",
     "block_outbound",
     "block_rules",
     "blocked_networks",
@@ -103,6 +118,11 @@ POOL_TAG = DEFAULT_POOL_TAG
 DIRECT_TAG = DEFAULT_DIRECT_TAG
 BLOCK_TAG = "block"
 LISTEN = "0.0.0.0"
+# Xray's gRPC API (api.listen, Xray 1.8.12 and later: no dokodemo inbound, no routing rule),
+# on loopback only: whoever reaches it can add users.
+API_TAG = "api"
+API_LISTEN = "127.0.0.1"
+API_SERVICES = ("HandlerService", "StatsService")
 VISION_FLOW = "xtls-rprx-vision"
 # A backend routes nothing by name: its rules are all about addresses.
 BACKEND_DOMAIN_STRATEGY = "AsIs"
@@ -132,6 +152,7 @@ PRIVATE_NETWORKS = (
 VARIABLES = {
     "node_role": "xray_node_role",
     "log_level": "xray_log_level",
+    "api_port": "xray_api_port",
     "dns_hosts": "xray_dns_hosts",
     "public.inbounds": "xray_inbounds",
     "public.users": "xray_users",
@@ -155,6 +176,7 @@ VARIABLES = {
 # Input keys that may be left out (or null), and their values then.
 DEFAULTS = {
     "log_level": "warning",
+    "api_port": 10085,
     "dns_hosts": MappingProxyType({}),
     "relay.transport": "xhttp",
     "relay.options": MappingProxyType({}),
@@ -167,6 +189,7 @@ DEFAULTS = {
 _NODE_KEYS = (
     "node_role",
     "log_level",
+    "api_port",
     "dns_hosts",
     "public",
     "relay",
@@ -205,6 +228,11 @@ _DECIMAL_RE = re.compile(r"[0-9]+")
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _SHORT_ID_RE = re.compile(r"(?:[0-9a-f]{2}){1,8}", re.I)
 _LABEL_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", re.I)
+# A user name (Xray email): a file name (the verify role's per-user files) and a Prometheus
+# label value (the stats exporter's), as is: no "/", quotes, backslash, whitespace, not "."
+# or "..", at most 64 characters.
+SAFE_NAME = r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}"
+_SAFE_NAME_RE = re.compile(SAFE_NAME)
 _REQUIRED = object()
 
 
@@ -379,6 +407,17 @@ def direct_outbound(tag=DIRECT_TAG):
     return {"tag": tag, "protocol": "freedom", "settings": {"domainStrategy": "ForceIPv4"}}
 
 
+def api_sections(port):
+    """The ``api``, ``stats`` and ``policy`` sections: Xray's gRPC API on 127.0.0.1:``port``
+    (HandlerService, StatsService) and traffic counters per user (``user>>>EMAIL>>>traffic
+    >>>uplink``/``downlink``) for the users of level 0, which are all of them."""
+    return {
+        "api": {"tag": API_TAG, "listen": f"{API_LISTEN}:{port}", "services": list(API_SERVICES)},
+        "stats": {},
+        "policy": {"levels": {"0": {"statsUserUplink": True, "statsUserDownlink": True}}},
+    }
+
+
 def block_outbound(tag=BLOCK_TAG):
     """The blackhole outbound the block rules send to: the connection is closed."""
     return {"tag": tag, "protocol": "blackhole"}
@@ -466,10 +505,15 @@ def _text(value, variable, secret=False):
 
 
 def _name(value, variable):
-    """A user name (Xray ``email``): no whitespace, no control characters, not empty."""
+    """A user name (Xray ``email``): ``SAFE_NAME``, else ConfigError saying why."""
     name = _text(value, variable)
-    if any(char.isspace() for char in name):
-        raise ConfigError(variable, f"{name!r} contains whitespace")
+    if not _SAFE_NAME_RE.fullmatch(name):
+        raise ConfigError(
+            variable,
+            f"{name!r} is not a safe name: 1 to 64 letters, digits and _.@+- starting with a "
+            "letter or digit (no whitespace, /, quotes or backslash), because it names the "
+            "user's files and labels the user's traffic metrics",
+        )
     return name
 
 
@@ -917,11 +961,18 @@ def _relay(node, role):
 # --------------------------------------------------------------------------- configs
 
 
-def _proxy_config(node, base, public, relay, blocking, own):
+def _api_port_free(api_port, port, variable):
+    """The API port is not ``port``, the port ``variable`` gives the node."""
+    if api_port == port:
+        raise ConfigError(VARIABLES["api_port"], f"{api_port} is also the port of {variable}")
+
+
+def _proxy_config(node, base, public, relay, blocking, own, api_port):
     pool = node.section("pool", _POOL_KEYS)
     address = _text(pool.get("address"), pool.variable("address"))
     pool_port = _port(pool.get("port"), pool.variable("port"))
     _port_free(pool_port, pool.variable("port"), public)
+    _api_port_free(api_port, pool_port, pool.variable("port"))
     relay_fingerprint = fingerprint(node.get("fingerprint"), node.variable("fingerprint"))
     try:
         routing = preset_routing(
@@ -998,10 +1049,11 @@ def _port_free(port, variable, public):
             )
 
 
-def _backend_config(base, public, relay, blocking, own):
+def _backend_config(base, public, relay, blocking, own, api_port):
     inbounds = _public_inbounds(CLIENT_TAG, public)
     if relay is not None:
         _port_free(relay["port"], VARIABLES["relay.port"], public)
+        _api_port_free(api_port, relay["port"], VARIABLES["relay.port"])
         identity = relay["identity"]
         inbounds.append(
             vless_reality_inbound(
@@ -1053,18 +1105,21 @@ def build_config(node):
     _check_dns_answers(hosts, node.variable("dns_hosts"), node_networks, private_networks)
     blocking = block_rules(node_networks, private_networks)
     blocked = node_networks + private_networks
+    api_port = _port(node.get("api_port"), node.variable("api_port"))
     base = {
         "log": {"loglevel": _text(node.get("log_level"), node.variable("log_level"))},
         # Names resolve here, for the direct outbound too: answers in the blocked networks
         # are dropped, so a name cannot lead to an address the rules block.
         "dns": {"hosts": hosts, "servers": [{"address": "localhost", "unexpectedIPs": blocked}]},
+        **api_sections(api_port),
     }
     public = _public(node)
+    _port_free(api_port, node.variable("api_port"), public)
     relay = _relay(node, role)
     own_texts = [str(address) for address in own]
     if role == "proxy":
-        return _proxy_config(node, base, public, relay, blocking, own_texts)
-    return _backend_config(base, public, relay, blocking, own_texts)
+        return _proxy_config(node, base, public, relay, blocking, own_texts, api_port)
+    return _backend_config(base, public, relay, blocking, own_texts, api_port)
 
 
 # --------------------------------------------------------------------------- links

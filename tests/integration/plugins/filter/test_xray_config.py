@@ -264,6 +264,8 @@ def running(config, tmp_path, name, udp=False):
     config = {
         **config,
         "log": {"loglevel": "warning"},
+        # The API on a free port: another Xray of the tests may have the default one.
+        "api": {**config["api"], "listen": f"127.0.0.1:{free_port()}"},
         "inbounds": [
             {
                 "tag": "socks-in",

@@ -159,6 +159,8 @@ def node(role, ports, relay, target, keys, site_address):
     relay_options = {"path": "/relay", "mode": "auto"} if relay == "xhttp" else {}
     return {
         "node_role": role,
+        # Each node's API on a port of its own (two Xray processes on one machine).
+        "api_port": ports["api"][role],
         "public": {
             "inbounds": [
                 {"transport": "tcp-vision", "port": ports[role][0]},
@@ -203,8 +205,13 @@ def _distinct_free_ports(count):
 @pytest.mark.parametrize("relay", sorted(TRANSPORTS))
 def test_every_link_reaches_the_site(relay, tmp_path, assets, site, reality_target):
     address, port, listener = site
-    free = _distinct_free_ports(5 + 8 + 2)
-    ports = {"proxy": free[0:2], "backend": free[2:4], "relay": free[4]}
+    free = _distinct_free_ports(5 + 8 + 2 + 2)
+    ports = {
+        "proxy": free[0:2],
+        "backend": free[2:4],
+        "relay": free[4],
+        "api": {"proxy": free[-2], "backend": free[-1]},
+    }
     keys = (generate_keypair(), generate_keypair())
     documents = {
         role: node(role, ports, relay, reality_target, keys, address)
@@ -223,7 +230,7 @@ def test_every_link_reaches_the_site(relay, tmp_path, assets, site, reality_targ
         good[0].replace("&sid=abcd&", "&sid=abce&"),
         good[1].replace(f"&pbk={keys[0][1]}&", f"&pbk={keys[1][1]}&"),
     ]
-    socks = free[5:]
+    socks = free[5:15]
     client = vless_client.client_config(list(zip(socks, good + bad, strict=True)))
 
     with (

@@ -180,6 +180,7 @@ def _role_variables(role, attached):
     return {
         "xray_node_role": role,
         "xray_log_level": document["log_level"],
+        "xray_api_port": 10085,
         "xray_dns_hosts": document["dns_hosts"],
         "xray_inbounds": public["inbounds"],
         "xray_users": public["users"],
@@ -322,7 +323,7 @@ def test_tagged_values_give_a_plain_config(role):
     assert type(tagged["public"]["inbounds"][0]["port"]) is not int  # really tagged
     config = xray_config(tagged)
     assert config == build_config(node(role))
-    assert set(_types(config)) <= {dict, list, str, int}
+    assert set(_types(config)) <= {dict, list, str, int, bool}
 
 
 # --------------------------------------------------------------------------- properties
@@ -342,6 +343,8 @@ CHANGES = st.sampled_from(
         (("pool", "port"), 8444, "xray_pool_port"),
         (("public", "users"), "alice", "xray_users"),
         (("public", "users", 0, "email"), "", "xray_users[0].email"),
+        (("public", "users", 0, "email"), "../alice", "xray_users[0].email"),
+        (("api_port",), 8444, "xray_api_port"),
         (("public", "reality", "short_id"), "xyz", "xray_reality_short_id"),
         (("public", "reality", "server_names"), [], "xray_reality_server_names"),
         (("relay", "server_name"), "bad name", "xray_relay_server_name"),

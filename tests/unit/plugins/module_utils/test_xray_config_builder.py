@@ -165,6 +165,17 @@ DNS = {
     "hosts": {"de1.lab": "10.0.0.5"},
     "servers": [{"address": "localhost", "unexpectedIPs": NODE_BLOCK["ip"] + PRIVATE}],
 }
+# Xray's API on loopback (live user changes, the stats exporter), per-user traffic counters.
+API = {
+    "api": {
+        "tag": "api",
+        "listen": "127.0.0.1:10085",
+        "services": ["HandlerService", "StatsService"],
+    },
+    "stats": {},
+    "policy": {"levels": {"0": {"statsUserUplink": True, "statsUserDownlink": True}}},
+}
+
 # Without own addresses and allowed networks (the defaults).
 DEFAULT_BLOCKS = [
     {"type": "field", "ip": NEVER, "outboundTag": "block"},
@@ -177,10 +188,11 @@ DEFAULT_DNS = {
 
 # roles/xray/tasks/config_proxy.yml, as it was when the builder replaced it; since then the
 # block rules and outbound, the DNS that drops blocked answers, ForceIPv4, the ru preset
-# without geoip:private, and the inbound tag with its port (xray_inbounds).
+# without geoip:private, the inbound tag with its port (xray_inbounds), and the API.
 PROXY_CONFIG = {
     "log": {"loglevel": "warning"},
     "dns": DNS,
+    **API,
     "inbounds": [
         {
             "tag": "public-443",
@@ -242,7 +254,7 @@ PROXY_CONFIG = {
 }
 
 # roles/xray/tasks/config_backend.yml, as it was when the builder replaced it (the client
-# inbound's tag has its port since xray_inbounds).
+# inbound's tag has its port since xray_inbounds; the API since live user changes).
 CLIENT_INBOUND = {
     "tag": "client-443",
     "listen": "0.0.0.0",
@@ -276,6 +288,7 @@ RELAY_INBOUND = {
 ATTACHED_BACKEND_CONFIG = {
     "log": {"loglevel": "warning"},
     "dns": DNS,
+    **API,
     "inbounds": [CLIENT_INBOUND, RELAY_INBOUND],
     # Direct first: it takes what no rule matches.
     "outbounds": [DIRECT, BLOCK],
@@ -750,6 +763,21 @@ def _set(path, value):
     [
         # The node.
         (BOTH, _set("node_role", "entry"), "xray_node_role: must be proxy or backend, got 'entry'"),
+        (
+            BOTH,
+            _set("api_port", 443),
+            "xray_api_port: 443 is also the port of xray_inbounds[0]",
+        ),
+        (
+            BOTH,
+            _set("api_port", 0),
+            "xray_api_port: must be a port between 1 and 65535, got int 0",
+        ),
+        (
+            BOTH,
+            _set("api_port", "127.0.0.1:10085"),
+            "xray_api_port: must be a port between 1 and 65535, got str '127.0.0.1:10085'",
+        ),
         (BOTH, _set("node_role", _DELETE), "xray_node_role: is required (input key node_role)"),
         (
             BOTH,
@@ -990,8 +1018,27 @@ def _set(path, value):
         (
             BOTH,
             _set("public.users.1.email", "bob smith"),
-            "xray_users[1].email: 'bob smith' contains whitespace",
+            "xray_users[1].email: 'bob smith' is not a safe name: 1 to 64 letters, digits and "
+            "_.@+- starting with a letter or digit (no whitespace, /, quotes or backslash), "
+            "because it names the user's files and labels the user's traffic metrics",
         ),
+        *[
+            (BOTH, _set("public.users.1.email", name), f"xray_users[1].email: {name!r} is not a")
+            for name in (
+                "../bob",
+                "bob/x",
+                ".",
+                "..",
+                ".bob",
+                "-bob",
+                'bo"b',
+                "bob's",
+                "bo\\b",
+                "bob{x}",
+                "böb",
+                "b" * 65,
+            )
+        ],
         (BOTH, _set("public.users.1.email", ""), "xray_users[1].email: must not be empty"),
         (
             BOTH,
@@ -1257,6 +1304,23 @@ def _set(path, value):
             "xray_relay_port: 443 is also the port of xray_inbounds[0]",
         ),
         (("backend",), _set("relay.name", "proxy service"), "xray_relay_name: 'proxy service'"),
+        (("backend",), _set("relay.name", "relay/1"), "xray_relay_name: 'relay/1' is not a safe"),
+        (
+            ("backend",),
+            _set("relay.port", 10085),
+            "xray_api_port: 10085 is also the port of xray_relay_port",
+        ),
+        (
+            ("backend",),
+            _set("api_port", 8443),
+            "xray_api_port: 8443 is also the port of xray_relay",
+        ),
+        # Proxy only.
+        (
+            ("proxy",),
+            _set("api_port", "10443"),
+            "xray_api_port: 10443 is also the port of xray_pool_port",
+        ),
         (("backend",), _set("relay.name", _DELETE), "xray_relay_name: is required"),
         (
             ("backend",),
@@ -1268,8 +1332,8 @@ def _set(path, value):
             BOTH,
             _set("pubic", {}),
             "xray_config: the input: unknown key 'pubic' (known: node_role, log_level, "
-            "dns_hosts, public, relay, pool, presets, preset, fingerprint, own_addresses, "
-            "allowed_private_networks)",
+            "api_port, dns_hosts, public, relay, pool, presets, preset, fingerprint, "
+            "own_addresses, allowed_private_networks)",
         ),
         (
             BOTH,
@@ -1446,7 +1510,7 @@ def test_secrets_are_never_quoted():
 
 
 def test_every_input_value_names_a_variable():
-    keys = {"node_role", "log_level", "dns_hosts", "preset", "fingerprint"}
+    keys = {"node_role", "log_level", "api_port", "dns_hosts", "preset", "fingerprint"}
     keys |= {"public.inbounds", "public.users"}
     keys |= {f"public.reality.{key}" for key in ("target", "server_names", "private_key")}
     keys |= {"public.reality.short_id", "pool.address", "pool.port"}
@@ -1467,6 +1531,62 @@ def expected_direct_rules(preset):
         values = [f"{prefix}{value}" for value in entry_values(entry)]
         rules.append({"type": "field", field: values, "outboundTag": "direct"})
     return rules
+
+
+def _api_port(document):
+    return int(document.get("api_port") or DEFAULTS["api_port"])
+
+
+@given(st.sampled_from(BOTH).flatmap(nodes))
+def test_the_api_listens_on_loopback_only(document):
+    """Both node kinds open Xray's API on 127.0.0.1:<xray_api_port>, a port no inbound of
+    the node has, without an inbound or a routing rule of its own (api.listen), and count
+    every user's traffic; the config still fails closed and keeps the node itself blocked."""
+    config = build_config(document)
+    port = _api_port(document)
+    assert config["api"] == {
+        "tag": "api",
+        "listen": f"127.0.0.1:{port}",
+        "services": ["HandlerService", "StatsService"],
+    }
+    host, _, listen_port = config["api"]["listen"].rpartition(":")
+    assert ipaddress.ip_address(host).is_loopback and int(listen_port) == port
+    assert port not in [inbound["port"] for inbound in config["inbounds"]]
+    if document["node_role"] == "proxy":
+        assert port != document["pool"]["port"]
+    assert all(inbound["tag"] != "api" for inbound in config["inbounds"])
+    assert all(inbound["protocol"] == "vless" for inbound in config["inbounds"])
+    assert all(inbound["listen"] == "0.0.0.0" for inbound in config["inbounds"])
+    assert "api" not in json.dumps(config["routing"])
+    assert all(outbound["tag"] != "api" for outbound in config["outbounds"])
+    assert config["stats"] == {}
+    assert config["policy"] == {
+        "levels": {"0": {"statsUserUplink": True, "statsUserDownlink": True}}
+    }
+    own = document["own_addresses"]
+    check_local_blocked(config, own, direct_tag="direct")
+    if document["node_role"] == "proxy":
+        check_fail_closed(config, own_addresses=own)
+
+
+@pytest.mark.parametrize("role", BOTH)
+def test_the_api_port(role):
+    config = build_config(node(role, api_port="20085"))
+    assert config["api"]["listen"] == "127.0.0.1:20085"
+    assert build_config(node(role, api_port=None)) == build_config(node(role))
+
+
+@given(user_lists(), st.sampled_from(BOTH))
+def test_user_names_are_safe_file_names_and_label_values(users, role):
+    """Every name the builder accepts is a plain file name and a Prometheus label value
+    that needs no escaping."""
+    document = node(role)
+    document["public"]["users"] = users
+    for user in build_config(document)["inbounds"][0]["settings"]["clients"]:
+        name = user["email"]
+        assert name not in (".", "..") and len(name) <= 64
+        assert not set(name) & set("/\\\"'` \t\n{}=,")
+        assert name == name.strip() and name.isascii()
 
 
 @given(nodes("proxy"))
@@ -1736,7 +1856,8 @@ BAD_USERS = st.sampled_from(
         ("not-a-mapping", "must be a mapping with id and email"),
         ({"id": "alice", "email": "alice2"}, "must be a UUID"),
         ({"id": "6f1c2b1e-6c1f-4a55-9f0e-5a7d0f3c2b1"}, "is required"),
-        ({"id": "6f1c2b1e-6c1f-4a55-9f0e-5a7d0f3c2b19", "email": "a b"}, "contains whitespace"),
+        ({"id": "6f1c2b1e-6c1f-4a55-9f0e-5a7d0f3c2b19", "email": "a b"}, "is not a safe name"),
+        ({"id": "6f1c2b1e-6c1f-4a55-9f0e-5a7d0f3c2b19", "email": "a/b"}, "is not a safe name"),
         ({"id": "6f1c2b1e-6c1f-4a55-9f0e-5a7d0f3c2b19", "email": "x", "flow": ""}, "unknown key"),
     ]
 )
@@ -1761,7 +1882,10 @@ def test_a_repeated_user_is_named(users, data):
     first = data.draw(st.integers(0, len(users) - 1))
     key = data.draw(st.sampled_from(["id", "email"]))
     copy_of = dict(users[first])
-    other = {"id": "ffffffff-ffff-4fff-8fff-ffffffffffff", "email": "~other~"}
+    other = {
+        "id": "ffffffff-ffff-4fff-8fff-ffffffffffff",
+        "email": "other-user-longer-than-any-drawn",
+    }
     duplicate = {**other, key: copy_of[key].swapcase()}
     document = node("backend")
     document["public"]["users"] = [*users, duplicate]
@@ -1777,6 +1901,10 @@ def test_ports(port):
     if port == 443:  # the public inbound's
         assert str(config_error(document)) == (
             "xray_relay_port: 443 is also the port of xray_inbounds[0]"
+        )
+    elif port == 10085:  # the API's
+        assert str(config_error(document)) == (
+            "xray_api_port: 10085 is also the port of xray_relay_port"
         )
     elif 1 <= port <= 65535:
         assert build_config(document)["inbounds"][1]["port"] == port

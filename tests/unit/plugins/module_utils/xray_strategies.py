@@ -129,8 +129,13 @@ def presets(draw):
 
 _HEX = "0123456789abcdef"
 UUIDS = st.builds(lambda value: str(uuid.UUID(int=value)), st.integers(0, 2**128 - 1))
-# Safe names: printable ASCII without whitespace (Xray emails are free-form names).
-EMAILS = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=24)
+# User names as the builder accepts them (SAFE_NAME): a file name and a label value.
+_NAME_CHARS = string.ascii_letters + string.digits
+EMAILS = st.builds(
+    lambda first, rest: first + rest,
+    st.sampled_from(_NAME_CHARS),
+    st.text(_NAME_CHARS + "_.@+-", max_size=23),
+)
 PORTS = st.integers(1, 65535)
 # Never empty: an empty short id lets REALITY clients in without one.
 SHORT_IDS = st.integers(1, 8).flatmap(
@@ -298,12 +303,17 @@ def nodes(draw, role, relay_transport=None):
     """A valid input of ``role`` (proxy: with one generated preset): 1 to 3 public inbounds,
     a relay of ``relay_transport`` (None: any), users with and without their own fingerprint,
     a REALITY private key that is a real X25519 key. The relay port (a backend's) and the
-    pool port (a proxy's) are none of the inbound ports."""
+    pool port (a proxy's) are none of the inbound ports, the API port none of them all (left
+    out sometimes when it is the default)."""
     name, preset = draw(presets())
     inbounds = draw(inbound_lists())
     taken = {int(inbound["port"]) for inbound in inbounds}
     free_ports = PORTS.filter(lambda port: port not in taken)
     relay = draw(relays(relay_transport, free_ports))
+    pool_port = draw(free_ports)
+    # The API's port: none of the others (the default when it is free).
+    used = taken | {int(relay["port"]), pool_port}
+    api_port = draw(st.one_of(st.just(DEFAULTS["api_port"]), PORTS).filter(lambda p: p not in used))
     reality = draw(reality_servers())
     reality["private_key"] = draw(X25519_KEYS)
     document = {
@@ -314,7 +324,7 @@ def nodes(draw, role, relay_transport=None):
             "reality": reality,
         },
         "relay": relay if role == "proxy" or draw(st.booleans()) else None,
-        "pool": {"port": draw(free_ports)},
+        "pool": {"port": pool_port},
         "presets": {name: preset},
         "preset": name,
         "own_addresses": draw(own_address_lists()),
@@ -322,6 +332,8 @@ def nodes(draw, role, relay_transport=None):
     }
     if draw(st.booleans()):
         document["fingerprint"] = draw(FINGERPRINT_NAMES)
+    if api_port != DEFAULTS["api_port"] or draw(st.booleans()):
+        document["api_port"] = api_port
     return document
 
 
