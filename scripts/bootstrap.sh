@@ -62,7 +62,9 @@ apt_install() {
 step_packages() {
   local missing=() pkg
   # haproxy: the integration tests check the rendered haproxy.cfg with Debian's HAProxy 2.6.
-  for pkg in python3 python3-venv python3-pip debootstrap make git iproute2 procps socat curl ca-certificates haproxy; do
+  # zbar-tools: zbarimg, the QR decoder the tests read the users' QR codes back with (a
+  # decoder independent of segno, which writes them).
+  for pkg in python3 python3-venv python3-pip debootstrap make git iproute2 procps socat curl ca-certificates haproxy zbar-tools; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   if [ "${#missing[@]}" -eq 0 ]; then
