@@ -12,10 +12,13 @@
 :8443 TLS 1.2 only server (maximum version TLS 1.2) with the same certificate and handler: a
       target the pre-flight check (edgerelay.proxy.reality_target_check) must refuse, as
       REALITY needs TLS 1.3 (xray_reality_target: 172.29.0.20:8443).
+:7000 TCP echo: greets ``peer <ip> <port> backend dest`` (the address that reached it),
+      then echoes every line; the held connections of the user tests live on it.
 """
 
 import argparse
 import http.server
+import socketserver
 import ssl
 import subprocess
 import threading
@@ -52,6 +55,22 @@ def make_handler(log_path: str):
             pass
 
     return Handler
+
+
+class Echo(socketserver.BaseRequestHandler):
+    def handle(self):
+        peer, port = self.client_address[:2]
+        self.request.sendall(f"peer {peer} {port} backend dest\n".encode())
+        while True:
+            data = self.request.recv(4096)
+            if not data:
+                return
+            self.request.sendall(data)
+
+
+class EchoServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
 
 
 def main() -> None:
@@ -99,6 +118,8 @@ def main() -> None:
     tls12.socket = context12.wrap_socket(tls12.socket, server_side=True)
     threading.Thread(target=tls12.serve_forever, daemon=True).start()
     print("lab-dest: HTTP on :80, TLS 1.3 on :443, TLS 1.2 only on :8443", flush=True)
+    echo = EchoServer(("0.0.0.0", 7000), Echo)
+    threading.Thread(target=echo.serve_forever, daemon=True).start()
     plain.serve_forever()
 
 

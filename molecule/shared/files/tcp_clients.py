@@ -15,8 +15,10 @@ it sees, i.e. the client's real address when TPROXY works) and then echoes lines
   socks-bulk  one HTTP download of --bytes (``GET /bulk/<bytes>``, which the lab
         destination answers) from --host through a SOCKS5 proxy; prints MB/s.
   bulk  one connection that receives --bytes (throughput); prints MB/s.
-  hold  opens --count long-lived connections and keeps exchanging echo lines on all of
-        them every second until --stop-file appears or --duration passes. Writes its
+  hold  opens --count long-lived connections (to --target, or with --host through the SOCKS5
+        proxy --target to --host:--port, e.g. the lab destination's echo port 7000) and
+        keeps exchanging echo lines on all of them every second until --stop-file appears
+        or --duration passes. Writes its
         state (per connection: backend, alive, time of the last good echo) to
         --state-file once a second.
 
@@ -280,9 +282,12 @@ def run_loop(args: argparse.Namespace) -> int:
 
 
 class Held:
-    def __init__(self, index: int, target: tuple[str, int], timeout: float):
+    def __init__(self, index: int, target: tuple[str, int], timeout: float, via=None):
         self.index = index
-        self.sock = socket.create_connection(target, timeout=timeout)
+        if via:  # (SOCKS5 proxy, destination name, destination port)
+            self.sock = socks_connect(via[0], via[1], via[2], timeout)
+        else:
+            self.sock = socket.create_connection(target, timeout=timeout)
         self.sock.settimeout(timeout)
         info = greet(self.sock)
         self.backend = info["backend"]
@@ -316,7 +321,8 @@ class Held:
 
 def run_hold(args: argparse.Namespace) -> int:
     target = parse_target(args.target)
-    held = [Held(i, target, args.timeout) for i in range(args.count)]
+    via = (target, args.host, args.port) if args.host else None
+    held = [Held(i, target, args.timeout, via) for i in range(args.count)]
     deadline = time.monotonic() + args.duration
 
     def write_state() -> None:
@@ -394,6 +400,10 @@ def main() -> int:
     hold.add_argument("--timeout", type=float, default=5.0)
     hold.add_argument("--state-file", required=True)
     hold.add_argument("--stop-file", required=True)
+    hold.add_argument(
+        "--host", help="with it, --target is a SOCKS5 proxy and the connections go to --host"
+    )
+    hold.add_argument("--port", type=int, default=7000, help="destination port with --host")
     args = parser.parse_args()
     if args.command in ("bulk", "socks-bulk"):
         if args.bytes > 1 << 32:
