@@ -27,7 +27,9 @@ backend, alternating A, B, A, B ...; medians reported):
                     download throughput and request rate through the entry node as a ratio
                     to the direct hop to a backend over the same transport; one backend's
                     Xray stopped during request loops through the proxy: detection, failed
-                    requests
+                    requests; a user added and then removed live on the proxy while
+                    connections of another user are held through it: connections dropped,
+                    Xray's PID, start of the run to the new user's first request
 
 Results go to stdout and docs/benchmarks.md (with machine, versions and date); with some of
 the parts (--parts), only their rows and notes there are replaced. It is a
@@ -49,6 +51,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import typing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -420,9 +423,10 @@ def xclient(*args: str, timeout: float = 300) -> dict | None:
         return None
 
 
-def xray_converge(relay: str) -> dict[str, str]:
+def xray_converge(relay: str) -> tuple[dict[str, str], dict[str, str]]:
     """molecule converge -s xray with the relay leg on relay (the first one also creates and
-    prepares the hosts). Returns the printed links (host -> text) the deploy wrote."""
+    prepares the hosts). Returns the printed links (host -> text) the deploy wrote, and the
+    paths of their files (host -> path, in the scenario's ephemeral directory)."""
     started = time.monotonic()
     out, _ = run(
         ["molecule", "converge", "-s", "xray", "--", "-e", f"xray_relay_transport={relay}"],
@@ -444,7 +448,7 @@ def xray_converge(relay: str) -> dict[str, str]:
     ).strip()
     if network != {"xhttp": "xhttp", "tcp-vision": "tcp"}[relay]:
         raise SystemExit(f"[bench] relay {relay}: the proxy's {XRAY_POOL} outbound uses {network}")
-    return {host: Path(path).read_text() for host, path in paths.items()}
+    return {host: Path(path).read_text() for host, path in paths.items()}, paths
 
 
 def xray_client_setup(links: dict[str, str]) -> None:
@@ -593,17 +597,164 @@ def measure_xray_failover(results: dict, relay: str, rounds: int, count: int, ra
     }
 
 
+# A user added, then removed again, on the entry node while connections of another user are
+# held open through it (the converge of molecule/xray/verify.yml's users.yml, in one run each).
+XRAY_NEW_USER = {"id": "b3e7c2d1-4f5a-4b6c-9d8e-0f1a2b3c4d5e", "email": "bench-new"}
+XRAY_NEW_REMARK = "bench-new-tcp-vision-443"
+XRAY_NEW_PORT = 1095  # the client's SOCKS port for the new user
+XRAY_HOLD_PORT = 1080  # lab-client, tcp-vision, through the entry node
+
+
+def xray_pid() -> str:
+    return dexec(XRAY_PROXY, "systemctl show -p MainPID --value xray.service").strip()
+
+
+def xray_hold_state() -> dict:
+    out = dexec(XRAY_CLIENT, "cat /root/uhold.json 2>/dev/null || echo '{}'").strip()
+    return json.loads(out or "{}")
+
+
+def xray_users_run(
+    links_file: Path, users: list[dict], relay: str
+) -> tuple[subprocess.Popen, typing.IO[str]]:
+    """Start the deploy on the entry node alone with these users (in the background)."""
+    ephemeral = links_file.parents[2]  # <ephemeral>/identity/links/<host>.txt
+    env = dict(
+        ENV,
+        MOLECULE_PROJECT_DIRECTORY=str(ROOT),
+        MOLECULE_EPHEMERAL_DIRECTORY=str(ephemeral),
+        MOLECULE_SCENARIO_NAME="xray",
+    )
+    extra = json.dumps({"xray_users": users, "xray_relay_transport": relay})
+    argv = [
+        "ansible-playbook",
+        "-i",
+        str(ephemeral / "inventory"),
+        str(ROOT / "molecule/xray/converge.yml"),
+        "--limit",
+        XRAY_PROXY,
+        "-e",
+        extra,
+    ]
+    # Its output can outgrow a pipe; it goes to a file (it names no user ids).
+    out = open(ephemeral / "bench-users-run.log", "w+")  # noqa: SIM115 (closed by the caller)
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return proc, out
+
+
+def xray_users_finish(run_: tuple[subprocess.Popen, typing.IO[str]], what: str) -> None:
+    proc, log_file = run_
+    proc.wait(timeout=900)
+    log_file.seek(0)
+    out = log_file.read()
+    log_file.close()
+    if proc.returncode != 0 or "users changed live" not in out:
+        said = re.findall(r"xray: [^\n\"]*|fatal[^\n]*", out)
+        raise SystemExit(f"[bench] the user {what} run: rc {proc.returncode}; {said[-5:]}")
+
+
+def xray_held_dropped(done: float) -> tuple[int, int]:
+    """Held connections that broke, or passed no echo since done; and how many are held."""
+    time.sleep(2.5)  # two more echo rounds
+    conns = xray_hold_state().get("connections", [])
+    return sum(1 for c in conns if not c["alive"] or c["last_ok"] < done), len(conns)
+
+
+def measure_xray_users(results: dict, relay: str, links_file: Path, count: int) -> None:
+    """count connections of lab-client held open through the entry node while one converge
+    adds a user and another removes it again: connections dropped, Xray's PID, and the time
+    from the start of the adding run to the new user's first request through a client built
+    from the link that run writes."""
+    log(f"xray users: {count} held connections, a user added and removed live (relay {relay})")
+    users = json.loads(
+        run(
+            [
+                "python3",
+                "-c",
+                "import json, sys, yaml; "
+                "print(json.dumps(yaml.safe_load(open(sys.argv[1]))['xray_users']))",
+                str(ROOT / "molecule/xray/host_vars/proxy-xray.yml"),
+            ]
+        )[0]
+    )
+    dexec(XRAY_CLIENT, "rm -f /root/uhold.json /root/uhold.stop /root/bench-new.*")
+    hold = (
+        f"exec python3 /usr/local/bin/tcp_clients.py hold --target 127.0.0.1:{XRAY_HOLD_PORT} "
+        f"--host {XRAY_SITE} --count {count} --duration 900 --state-file /root/uhold.json "
+        "--stop-file /root/uhold.stop > /root/uhold.out 2>&1"
+    )
+    run(["docker", "exec", "-d", XRAY_CLIENT, "bash", "-c", hold])
+    deadline = time.monotonic() + 120
+    while len(xray_hold_state().get("connections", [])) < count:
+        if time.monotonic() > deadline:
+            said = dexec(XRAY_CLIENT, "tail -3 /root/uhold.out", check=False).strip()
+            raise SystemExit(f"[bench] {count} connections were never held: {said}")
+        time.sleep(0.5)
+    before = xray_held_dropped(time.time())
+    if before != (0, count):
+        log(f"xray users: before the change, {before[0]} of {before[1]} held connections broke")
+    steps = {}
+    for what, after in (("add", [*users, XRAY_NEW_USER]), ("remove", users)):
+        pid = xray_pid()
+        started, wall = time.monotonic(), time.time()
+        proc = xray_users_run(links_file, after, relay)
+        first = None
+        if what == "add":
+            # The new user's link, as soon as the run has written it; then a request through
+            # a client built from it, retried every 0.2 s until one gets through.
+            while XRAY_NEW_REMARK not in links_file.read_text():
+                if proc[0].poll() is not None:
+                    xray_users_finish(proc, what)
+                    raise SystemExit(f"[bench] the add run wrote no link {XRAY_NEW_REMARK}")
+                time.sleep(0.2)
+            put_file(XRAY_CLIENT, "/root/bench-new.txt", links_file.read_text())
+            got = dexec(
+                XRAY_CLIENT,
+                f"set -e; python3 /usr/local/bin/vless_client.py {XRAY_NEW_PORT}="
+                f"@/root/bench-new.txt#{XRAY_NEW_REMARK} > /root/bench-new.json; "
+                "setsid nohup /usr/local/bin/xray run -c /root/bench-new.json "
+                "> /root/bench-new.log 2>&1 & echo $! > /root/bench-new.pid; "
+                "end=$((SECONDS + 180)); "
+                "until out=$(curl -sS --max-time 2 --socks5-hostname "
+                f"127.0.0.1:{XRAY_NEW_PORT} http://{XRAY_SITE}/ 2>/dev/null) "
+                "&& [[ $out == peer* ]]; do [ $SECONDS -lt $end ] || exit 1; sleep 0.2; done; "
+                "date +%s.%N",
+                timeout=240,
+            ).split()
+            first = float(got[-1]) - wall
+        xray_users_finish(proc, what)
+        seconds = time.monotonic() - started
+        done = time.time()
+        dropped, held = xray_held_dropped(done)
+        kept = xray_pid() == pid
+        log(
+            f"xray users: {what} run {seconds:.1f} s, {dropped} of {held} held connections "
+            f"dropped, PID {'kept' if kept else 'changed'}"
+            + (f", first request of the new user {first:.1f} s after the start" if first else "")
+        )
+        steps[what] = {"dropped": dropped, "held": held, "kept": kept, "run": seconds}
+        if first is not None:
+            steps[what]["first"] = first
+    refused = xclient(
+        "socks-loop", f"--target 127.0.0.1:{XRAY_NEW_PORT} --host {XRAY_SITE} --count 3 --rate 0"
+    )
+    log(f"xray users: the removed user's new requests: {refused and refused['failed']} of 3 failed")
+    dexec(XRAY_CLIENT, "touch /root/uhold.stop; kill $(cat /root/bench-new.pid) || true")
+    results["xray_users"] = {"count": count, "relay": relay, **steps}
+
+
 def measure_xray(results: dict, smoke: bool) -> None:
     """The Xray proxy node of the `xray` Molecule scenario (proxy, two backends, client,
     destination), once per relay transport: throughput and request rate through the entry
-    node vs the direct hop to a backend per public transport, then failover."""
+    node vs the direct hop to a backend per public transport, then failover; after the
+    last one, a user added and removed live."""
     started = time.monotonic()
     pairs, bulk_bytes, count, parallel = (1, 8 << 20, 40, 4) if smoke else (5, 64 << 20, 200, 4)
     rounds, loop_count, loop_rate = (1, 60, 20) if smoke else (3, 240, 20)
     log("xray: molecule converge -s xray (proxy node, two backends, client, destination)")
     links: dict[str, str] = {}
     for relay in XRAY_RELAYS:
-        deployed = xray_converge(relay)
+        deployed, paths = xray_converge(relay)
         if deployed != links:
             if links:
                 log("xray: the printed links changed with the relay transport: client rebuilt")
@@ -613,6 +764,7 @@ def measure_xray(results: dict, smoke: bool) -> None:
         xray_client_ready()
         measure_xray_paths(results, relay, pairs, bulk_bytes, count, parallel)
         measure_xray_failover(results, relay, rounds, loop_count, loop_rate)
+    measure_xray_users(results, XRAY_RELAYS[-1], Path(paths[XRAY_PROXY]), 20 if smoke else 100)
     results["xray_info"] = {
         "xray": " ".join(dexec(XRAY_PROXY, "/usr/local/bin/xray version").split()[:2]),
         "haproxy": " ".join(dexec(XRAY_PROXY, "haproxy -v").split()[:3]),
@@ -1136,6 +1288,30 @@ def xray_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
                     "met" if after == 0 and f["spans"] == loops else "missed",
                 )
             )
+    users = results.get("xray_users")
+    for what in ("add", "remove") if users else ():
+        step = users[what]
+        rows.append(
+            (
+                f"Xray user {what}: held connections dropped",
+                f"{step['dropped']} of {step['held']}, PID {'kept' if step['kept'] else 'changed'}",
+                f"n={step['held']}",
+                "0",
+                "met"
+                if step["dropped"] == 0 and step["held"] == users["count"] and step["kept"]
+                else "missed",
+            )
+        )
+        if "first" in step:
+            rows.append(
+                (
+                    "Xray user add: start of run to the new user's first request",
+                    f"{step['first']:.1f} s (the run itself {step['run']:.1f} s)",
+                    "n=1",
+                    "report",
+                    "-",
+                )
+            )
     return rows
 
 
@@ -1314,6 +1490,15 @@ def notes(results: dict) -> dict[str, list[str]]:
         "counts from the start of `systemctl stop` to DOWN on the proxy's admin socket; in "
         "brackets, how HAProxy found out (its check_status then: HANA = a failed connect of "
         "live traffic, observe layer4; L4CON, L4TOUT, ... = its health checks). "
+        "User change (relay leg as last deployed): "
+        f"{results.get('xray_users', {}).get('count', '?')} connections of lab-client held "
+        "open through the entry node (tcp-vision, to the destination's echo port, an echo a "
+        "second) while one `ansible-playbook molecule/xray/converge.yml --limit proxy-xray` "
+        "adds a user (bench-new, a fixed id) and a second one removes it again, both applied "
+        "live; dropped = connections that broke or passed no echo after the run; PID = Xray's "
+        "MainPID before and after. The first request: from the start of the adding run until "
+        "a GET through a client built from the link it wrote (the links file polled, the "
+        "request retried every 0.2 s) gets through; in brackets, the run's own duration. "
         f"{info.get('xray', 'Xray ?')}, {info.get('haproxy', 'HAProxy ?')} on the proxy node; "
         f"the xray part took {info.get('seconds', 0) / 60:.1f} min."
     )
