@@ -123,13 +123,17 @@ def plans(users=("alice", "bob")):
 
 
 def expected_xray(users=("alice", "bob")):
-    """user -> [{label, link}]: proxy nodes first, then backends, each host's in plan order."""
+    """user -> [{label, link}]: proxy nodes first, then backends, each host's in plan order.
+
+    In a user's files a link's remark is its label (host, transport, port), so a client that
+    imports the subscription tells the entry nodes apart; the rest of the link is the plan's.
+    """
     out = {}
     for host in XRAY_HOSTS:
         for entry in plans(users)[host]["links"]:
-            out.setdefault(entry["user"], []).append(
-                {"label": f"{host}-{entry['transport']}-{entry['port']}", "link": entry["link"]}
-            )
+            label = f"{host}-{entry['transport']}-{entry['port']}"
+            link = entry["link"].rsplit("#", 1)[0] + "#" + label
+            out.setdefault(entry["user"], []).append({"label": label, "link": link})
     return out
 
 
