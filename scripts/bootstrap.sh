@@ -94,8 +94,15 @@ step_docker() {
     systemctl enable --now docker.service >&2
     did="${did}started docker.service"
   else
-    # No systemd as PID 1 (containers, sandboxes): run dockerd directly.
-    nohup dockerd >/var/log/edgerelay-dockerd.log 2>&1 &
+    # No systemd as PID 1 (containers, sandboxes): run dockerd directly. It outlives this
+    # script, so it gets none of the caller's other descriptors (a lock held by a flock
+    # around make, a pipe a runner waits on).
+    (
+      for fd in $(ls /proc/$BASHPID/fd); do
+        if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+      done
+      exec nohup dockerd >/var/log/edgerelay-dockerd.log 2>&1 </dev/null
+    ) &
     did="${did}started dockerd (pid $!)"
   fi
   local i
