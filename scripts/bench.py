@@ -672,7 +672,7 @@ def measure_xray_users(results: dict, relay: str, links_file: Path, count: int) 
                 "python3",
                 "-c",
                 "import json, sys, yaml; "
-                "print(json.dumps(yaml.safe_load(open(sys.argv[1]))['xray_users']))",
+                "print(json.dumps(yaml.safe_load(open(sys.argv[1]))['lab_users_before']))",
                 str(ROOT / "molecule/xray/host_vars/proxy-xray.yml"),
             ]
         )[0]
