@@ -678,13 +678,17 @@ def measure_xray_users(results: dict, relay: str, links_file: Path, count: int) 
         )[0]
     )
     dexec(XRAY_CLIENT, "rm -f /root/uhold.json /root/uhold.stop /root/bench-new.*")
+    # One at a time, each greeted by the echo server: about 1 s each, as the server speaks
+    # first and each VLESS client hop (the test client, the entry node's pool outbound) waits
+    # 500 ms for client data to send with its request header; 30 s allows for a busy host.
     hold = (
         f"exec python3 /usr/local/bin/tcp_clients.py hold --target 127.0.0.1:{XRAY_HOLD_PORT} "
-        f"--host {XRAY_SITE} --count {count} --duration 900 --state-file /root/uhold.json "
+        f"--host {XRAY_SITE} --count {count} --duration 900 --timeout 30 "
+        "--state-file /root/uhold.json "
         "--stop-file /root/uhold.stop > /root/uhold.out 2>&1"
     )
     run(["docker", "exec", "-d", XRAY_CLIENT, "bash", "-c", hold])
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 60 + 3 * count
     while len(xray_hold_state().get("connections", [])) < count:
         if time.monotonic() > deadline:
             said = dexec(XRAY_CLIENT, "tail -3 /root/uhold.out", check=False).strip()
