@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -16,7 +17,15 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tests.helpers.net import free_port
 
-__all__ = ["XRAY", "free_port", "needs_xray", "wait_for_port", "xray_env", "xray_test"]
+__all__ = [
+    "XRAY",
+    "free_port",
+    "needs_xray",
+    "run_xray",
+    "wait_for_port",
+    "xray_env",
+    "xray_test",
+]
 
 XRAY = Path(os.environ.get("EDGERELAY_CACHE", REPO_ROOT / ".cache")) / "bin" / "xray"
 
@@ -62,3 +71,30 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 20) -> 
         except OSError:
             time.sleep(0.05)
     raise AssertionError(f"xray did not listen on 127.0.0.1:{port} within {timeout}s")
+
+
+@contextlib.contextmanager
+def run_xray(config: dict, tmp_path: Path, name: str, ports, assets: Path | None = None):
+    """A real Xray with ``config`` (its output in ``<name>.out``), once it listens on every
+    one of ``ports``; terminated on exit."""
+    config_file = tmp_path / f"{name}.json"
+    config_file.write_text(json.dumps(config, indent=2))
+    with (tmp_path / f"{name}.out").open("w") as out:
+        process = subprocess.Popen(
+            [str(XRAY), "run", "-c", str(config_file)],
+            env=xray_env(assets),
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        for port in ports:
+            wait_for_port(port, process)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

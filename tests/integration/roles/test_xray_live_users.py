@@ -50,12 +50,12 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_config import
 
 from tests.conftest import REPO_ROOT, load_module
 from tests.helpers.xray import XRAY, free_port, needs_xray, xray_env
+from tests.helpers.xray import run_xray as xray
 from tests.integration.plugins.filter.test_xray_config import lan_address
 from tests.integration.plugins.filter.test_xray_links import (
     SERVER_NAME,
     on_loopback,
     reality_target,  # noqa: F401  (a fixture)
-    xray,
 )
 
 vless_client = load_module("molecule/shared/files/vless_client.py")

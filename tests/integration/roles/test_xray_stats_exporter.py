@@ -18,7 +18,6 @@ is skipped.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -33,7 +32,8 @@ import time
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.helpers.xray import XRAY, free_port, needs_xray, wait_for_port, xray_env
+from tests.helpers.xray import XRAY, free_port, needs_xray, xray_env
+from tests.helpers.xray import run_xray as xray
 
 pytestmark = needs_xray
 
@@ -88,32 +88,6 @@ def sink():
     finally:
         server.shutdown()
         server.server_close()
-
-
-@contextlib.contextmanager
-def xray(config, tmp_path, name, ports):
-    """A real Xray with ``config``, once it listens on every one of ``ports``."""
-    config_file = tmp_path / f"{name}.json"
-    config_file.write_text(json.dumps(config, indent=2))
-    with (tmp_path / f"{name}.out").open("w") as out:
-        process = subprocess.Popen(
-            [str(XRAY), "run", "-c", str(config_file)],
-            env=xray_env(),
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        for port in ports:
-            wait_for_port(port, process)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def server_config(api_port, vless_port):

@@ -20,7 +20,6 @@ inbounds listen on 127.0.0.1 here (0.0.0.0 in the built configs).
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import socketserver
 import ssl
@@ -38,7 +37,8 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_config import
 from tests.conftest import load_module
 from tests.helpers.geodata import IPS, SITES, gf
 from tests.helpers.preset_routing import presets
-from tests.helpers.xray import XRAY, free_port, needs_xray, wait_for_port, xray_env
+from tests.helpers.xray import free_port, needs_xray
+from tests.helpers.xray import run_xray as xray
 from tests.integration.plugins.filter.test_xray_config import (
     BODY,
     _serve,
@@ -116,32 +116,6 @@ def reality_target(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
-
-
-@contextlib.contextmanager
-def xray(config, tmp_path, name, ports, assets=None):
-    """A real Xray with ``config``, once it listens on every one of ``ports``."""
-    config_file = tmp_path / f"{name}.json"
-    config_file.write_text(json.dumps(config, indent=2))
-    with (tmp_path / f"{name}.out").open("w") as out:
-        process = subprocess.Popen(
-            [str(XRAY), "run", "-c", str(config_file)],
-            env=xray_env(assets),
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        for port in ports:
-            wait_for_port(port, process)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def on_loopback(config):
