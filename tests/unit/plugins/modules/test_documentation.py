@@ -11,6 +11,7 @@ import pytest
 import yaml
 from ansible_collections.edgerelay.proxy.plugins.action import mtproxy_preflight as preflight_action
 from ansible_collections.edgerelay.proxy.plugins.action import relay_identity as identity_action
+from ansible_collections.edgerelay.proxy.plugins.action import user_files as user_files_action
 from ansible_collections.edgerelay.proxy.plugins.module_utils.mtproxy_plan import (
     BALANCE_ALGORITHMS,
     PlanError,
@@ -18,10 +19,15 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.mtproxy_plan impor
 )
 from ansible_collections.edgerelay.proxy.plugins.modules import mtproxy_preflight as preflight_doc
 from ansible_collections.edgerelay.proxy.plugins.modules import relay_identity as identity_doc
+from ansible_collections.edgerelay.proxy.plugins.modules import user_files as user_files_doc
 
 DOC_BLOCKS = ("DOCUMENTATION", "EXAMPLES", "RETURN")
-PAIRS = [(preflight_doc, preflight_action), (identity_doc, identity_action)]
-IDS = ["mtproxy_preflight", "relay_identity"]
+PAIRS = [
+    (preflight_doc, preflight_action),
+    (identity_doc, identity_action),
+    (user_files_doc, user_files_action),
+]
+IDS = ["mtproxy_preflight", "relay_identity", "user_files"]
 
 # Valid mtproxy_preflight arguments (a secret as `openssl rand -hex 16` gives one).
 PREFLIGHT_ARGS = {
