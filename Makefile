@@ -102,6 +102,14 @@ molecule: bootstrap ## Every Molecule scenario (converge, idempotence, verify on
 vagrant-test: bootstrap ## vagrant validate (all providers), up/provision/destroy with the docker provider
 	scripts/vagrant_test.sh
 
+.PHONY: vagrant-vm-test
+vagrant-vm-test: bootstrap ## A real VM (libvirt; KVM or TCG): box built here, vagrant up, verify, provision 0 changed, destroy (~30 min under TCG; not in `make test`)
+	scripts/vagrant_vm_test.sh
+
+.PHONY: box
+box: ## Build the Vagrant box edgerelay/debian12 for libvirt (debootstrap, no download) and add it
+	scripts/build_box.sh
+
 .PHONY: bench
 bench: bootstrap ## Benchmark against its own lab host: prints a table, writes docs/benchmarks.md
 	python3 scripts/bench.py
