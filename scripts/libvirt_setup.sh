@@ -41,8 +41,10 @@ if ! virsh -c qemu:///system pool-info default >/dev/null 2>&1; then
   virsh -c qemu:///system pool-autostart default >/dev/null
   log "storage pool default defined (/var/lib/libvirt/images)"
 fi
-virsh -c qemu:///system pool-info default | grep -q '^State: *running' ||
-  virsh -c qemu:///system pool-start default >/dev/null
+# Started unless active (libvirtd may start an autostart pool on its own meanwhile).
+pool_active() { virsh -c qemu:///system pool-info default 2>/dev/null | grep -E '^State: +running' >/dev/null; }
+pool_active || virsh -c qemu:///system pool-start default >/dev/null 2>&1 || pool_active ||
+  { log "the storage pool default does not start"; exit 1; }
 
 # The Vagrantfile picks the same way (EDGERELAY_LIBVIRT_DRIVER overrides it).
 if [ -w /dev/kvm ] && { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; }; then
