@@ -15,6 +15,10 @@ LOG_DIR="$ROOT/.cache/vagrant-test"
 mkdir -p "$LOG_DIR"
 MACHINE=edgerelay-mtproxy
 
+fail() {
+  echo "[vagrant-test] FAILED: $*" >&2
+  exit 1
+}
 step() { printf '\n[vagrant-test] %s\n' "$*"; }
 cleanup() { vagrant destroy -f >/dev/null 2>&1 || true; }
 trap cleanup EXIT
@@ -39,6 +43,13 @@ for provider in qemu libvirt virtualbox docker; do
   fi
 done
 
+# A bad setting fails before anything starts, naming its variable.
+if out=$(EDGERELAY_MTPROXY=bogus vagrant validate 2>&1); then
+  fail "vagrant validate accepted EDGERELAY_MTPROXY=bogus"
+fi
+echo "$out" | grep -q 'EDGERELAY_MTPROXY must be lab or deploy' || { echo "$out"; fail "no message naming EDGERELAY_MTPROXY"; }
+echo "  EDGERELAY_MTPROXY=bogus: refused, naming the variable"
+
 step "3. vagrant up --provider=docker (provisions with playbooks/deploy.yml)"
 cleanup
 if ! vagrant up --provider=docker >"$LOG_DIR/up.log" 2>&1; then
@@ -58,6 +69,10 @@ if [ -z "$recap" ] || ! echo "$recap" | grep -q 'failed=0' || ! grep -q '^tg://p
   echo "[vagrant-test] FAILED: no successful deploy + verify (links in $links, mode 600)" >&2
   exit 1
 fi
+# The lab secret is this VM's own, generated into .vagrant/ (0600), and the links carry it.
+secret_file=".vagrant/edgerelay/$MACHINE/mtproxy_secret"
+[ "$(stat -c %a "$secret_file")" = 600 ] && grep -q "secret=$(cat "$secret_file")" "$links" ||
+  fail "the links do not carry this VM's secret from $secret_file (mode 600)"
 vagrant ssh -c 'echo "show stat" | sudo socat stdio /run/haproxy/admin.sock | cut -d, -f1,2,18 | grep mtp' | tee "$LOG_DIR/stat.txt"
 grep -q 'mtproxies,mtp1,UP' "$LOG_DIR/stat.txt" && grep -q 'mtproxies,mtp2,UP' "$LOG_DIR/stat.txt"
 
