@@ -18,6 +18,7 @@ DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 OUT="$ROOT/.cache/box"
 BOX="$OUT/edgerelay-debian12-libvirt.box"
 RECIPE_FILE="$OUT/recipe"
+CATALOG="$OUT/edgerelay-debian12.json"
 
 log() { printf '[build-box] %s\n' "$*" >&2; }
 
@@ -34,7 +35,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
 
-if [ -f "$BOX" ] && [ "$(cat "$RECIPE_FILE" 2>/dev/null)" = "$recipe" ]; then
+if [ -f "$BOX" ] && [ -f "$CATALOG" ] && [ "$(cat "$RECIPE_FILE" 2>/dev/null)" = "$recipe" ]; then
   log "box $BOX is current (recipe $recipe)"
 else
   start=$(date +%s)
@@ -65,18 +66,23 @@ else
   tar -C "$work/box" -cf "$BOX.tmp" metadata.json Vagrantfile vmlinuz initrd.img box.img
   mv "$BOX.tmp" "$BOX"
   rm -rf "$work"
+  # A catalog with a version (12.0.<build time>), so Vagrant tells builds apart (vagrant box
+  # outdated, one libvirt volume per version) instead of watching the file's timestamp.
+  printf '{"name": "%s", "versions": [{"version": "12.0.%s", "providers": [{"name": "libvirt", "url": "file://%s", "checksum_type": "sha256", "checksum": "%s"}]}]}\n' \
+    "$BOX_NAME" "$(date +%s)" "$BOX" "$(sha256sum "$BOX" | cut -d' ' -f1)" >"$CATALOG"
   echo "$recipe" >"$RECIPE_FILE"
   log "built $BOX ($(du -h "$BOX" | cut -f1)) in $(($(date +%s) - start)) s"
 fi
 
-# Add it to Vagrant unless this very box (same recipe) is there already.
-marker="${VAGRANT_HOME:-$HOME/.vagrant.d}/boxes/${BOX_NAME//\//-VAGRANTSLASH-}/0/libvirt/edgerelay-recipe"
-if [ "$(cat "$marker" 2>/dev/null)" = "$recipe" ]; then
-  log "box $BOX_NAME (libvirt) already added"
+# Add this version to Vagrant unless it is there already; older versions go unless a VM uses
+# them.
+version=$(sed -E 's/.*"version": "([^"]+)".*/\1/' "$CATALOG")
+if vagrant box list 2>/dev/null | grep -Fq "$BOX_NAME (libvirt, $version)"; then
+  log "box $BOX_NAME $version (libvirt) already added"
 else
-  vagrant box add --force --name "$BOX_NAME" --provider libvirt "$BOX" 2>&1 | tr '\r' '\n' | grep -v 'Progress:' >&2
-  echo "$recipe" >"$marker"
-  log "added box $BOX_NAME (libvirt)"
+  vagrant box add "$CATALOG" 2>&1 | tr '\r' '\n' | grep -v 'Progress:' >&2
+  vagrant box prune --name "$BOX_NAME" --keep-active-boxes --force >/dev/null 2>&1 || true
+  log "added box $BOX_NAME $version (libvirt)"
 fi
 
 # The kernel and initrd where libvirt's QEMU (user libvirt-qemu) can read them: the box's
