@@ -10,7 +10,6 @@ blackhole, everything else to freedom). All traffic stays on 127.0.0.0/8.
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import struct
@@ -24,7 +23,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.helpers.geodata import IPS, SITES, gf
-from tests.helpers.xray import XRAY, free_port, needs_xray, wait_for_port, xray_env, xray_test
+from tests.helpers.xray import XRAY, free_port, needs_xray, run_xray, xray_test
 
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_xray.sh"
 OUTBOUNDS = [
@@ -226,19 +225,7 @@ def test_xray_routes_by_fixture_categories(assets, tmp_path, http_servers):
             {"protocol": "blackhole", "tag": "block", "settings": {"response": {"type": "http"}}},
         ],
     }
-    config_file = tmp_path / "live.json"
-    config_file.write_text(json.dumps(config, indent=2))
-    output = tmp_path / "xray.out"
-    with output.open("w") as out:
-        process = subprocess.Popen(
-            [str(XRAY), "run", "-c", str(config_file)],
-            env=xray_env(assets),
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_port(socks_port, process)
+    with run_xray(config, tmp_path, "live", [socks_port], assets=assets):
         requests = [
             ("outside.example", port_1),  # no rule: freedom, via the hosts table
             ("inside.example", port_1),  # geosite:ru-available-only-inside: blackhole
@@ -247,13 +234,6 @@ def test_xray_routes_by_fixture_categories(assets, tmp_path, http_servers):
         ]
         responses = {target: socks_http_get(socks_port, *target) for target in requests}
         lines = wait_for_lines(access_log, len(requests))
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
     # Both targets answer when reached directly: only the routing rules stand between.
     for host, port in (("127.0.0.1", port_1), ("127.0.0.2", port_2)):

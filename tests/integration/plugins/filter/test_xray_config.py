@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import ipaddress
-import json
 import socket
 import struct
 import subprocess
@@ -41,7 +40,7 @@ from ansible_collections.edgerelay.proxy.plugins.module_utils.xray_config import
 
 from tests.helpers.geodata import IPS, SITES, gf
 from tests.helpers.preset_routing import presets
-from tests.helpers.xray import XRAY, free_port, needs_xray, wait_for_port, xray_env, xray_test
+from tests.helpers.xray import free_port, needs_xray, run_xray, xray_test
 
 pytestmark = needs_xray
 
@@ -276,26 +275,8 @@ def running(config, tmp_path, name, udp=False):
             }
         ],
     }
-    config_file = tmp_path / f"{name}.json"
-    config_file.write_text(json.dumps(config, indent=2))
-    with (tmp_path / f"{name}.out").open("w") as out:
-        process = subprocess.Popen(
-            [str(XRAY), "run", "-c", str(config_file)],
-            env=xray_env(),
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_port(socks_port, process)
+    with run_xray(config, tmp_path, name, [socks_port]):
         yield socks_port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def before_the_block(config):
